@@ -1,0 +1,6 @@
+#pragma once
+// Everything a user of libcrunet needs: #include <crunet/crunet.h>, link crunet::crunet.
+#include "crunet/autograd.h"
+#include "crunet/core.h"
+#include "crunet/ops.h"
+#include "crunet/version.h"

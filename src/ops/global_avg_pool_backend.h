@@ -1,0 +1,14 @@
+#pragma once
+// global_avg_pool's backend entries: y[n, c] = mean over h, w of x[n, c, h, w];
+// grad_x[n, c, h, w] = grad_y[n, c] / (H * W).
+#include "crunet/core/tensor.h"
+
+namespace crunet::ops::cpu {
+Tensor global_avg_pool_forward(const Tensor& x);
+Tensor global_avg_pool_backward(const Tensor& grad_y, const Shape& x_shape);
+}  // namespace crunet::ops::cpu
+
+namespace crunet::ops::cuda {
+Tensor global_avg_pool_forward(const Tensor& x);
+Tensor global_avg_pool_backward(const Tensor& grad_y, const Shape& x_shape);
+}  // namespace crunet::ops::cuda
