@@ -1,3 +1,5 @@
+#include <malloc.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -8,9 +10,18 @@
 namespace crunet {
 namespace {
 
-// Aligned host memory with current/peak accounting. Not caching: glibc already recycles blocks.
+// Aligned host memory with current/peak accounting. Not caching itself: glibc recycles freed
+// blocks, once told to keep them. By default glibc serves blocks above 128 KiB with fresh mmap()s
+// and returns freed memory to the system, so every activation of every training step would pay
+// page faults that cost more than a depthwise convolution. Raising the mmap and trim thresholds
+// keeps large blocks in the heap for reuse.
 class CpuAllocator final : public Allocator {
  public:
+  CpuAllocator() {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest glibc accepts on 64-bit systems
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
+
   void* allocate(std::size_t nbytes) override {
     if (nbytes == 0) return nullptr;
     const std::size_t rounded = (nbytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;

@@ -43,6 +43,17 @@ double closeness(const std::vector<float>& a, const std::vector<float>& b, doubl
   return worst;
 }
 
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0.0, norm_a = 0.0, norm_b = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+    norm_a += static_cast<double>(a[i]) * a[i];
+    norm_b += static_cast<double>(b[i]) * b[i];
+  }
+  const double norm = std::sqrt(std::max(norm_a, norm_b));
+  return norm == 0.0 ? std::sqrt(diff) : std::sqrt(diff) / norm;
+}
+
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected, double rtol,
                                      double atol) {
   if (actual.shape() != expected.shape()) {

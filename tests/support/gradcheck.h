@@ -32,6 +32,10 @@ using TestFunction = std::function<Tensor(const std::vector<Tensor>&)>;
 double closeness(const std::vector<float>& a, const std::vector<float>& b, double rtol,
                  double atol);
 
+// ||a - b|| / max(||a||, ||b||) in the Euclidean norm: for sums of many terms whose rounding makes
+// single small elements unreliable.
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b);
+
 // AssertionResult for two tensors of the same shape being elementwise close.
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected,
                                      double rtol = 1e-4, double atol = 1e-5);

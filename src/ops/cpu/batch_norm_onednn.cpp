@@ -1,0 +1,179 @@
+// batch_norm on the CPU: oneDNN's batch_normalization primitives on plain NCHW memory when the
+// build has oneDNN (its kernels vectorise the per-channel reductions and run channels in
+// parallel), the plain loops of batch_norm_reference.cpp otherwise. Weight and bias always go in
+// as oneDNN's scale and shift (ones and zeros when absent), so one primitive serves every case;
+// oneDNN returns the biased batch variance, which is what the backward needs.
+#include "../batch_norm_backend.h"
+#include "../op_checks.h"
+#include "batch_norm_reference.h"
+
+#if CRUNET_WITH_ONEDNN
+#include <tuple>
+
+#include "onednn_context.h"
+#endif
+
+namespace crunet::ops::cpu {
+
+#if CRUNET_WITH_ONEDNN
+namespace {
+
+namespace dn = onednn;
+using dnnl::batch_normalization_backward;
+using dnnl::batch_normalization_forward;
+using dnnl::normalization_flags;
+using dnnl::prop_kind;
+
+enum class Pass { kForwardTraining, kForwardEval, kBackwardTraining, kBackwardEval };
+// N, C, H, W, eps, pass.
+using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, float, Pass>;
+
+Key make_key(const Shape& s, float eps, Pass pass) {
+  return Key{s[0], s[1], s[2], s[3], eps, pass};
+}
+
+normalization_flags flags(bool global_stats) {
+  normalization_flags f = normalization_flags::use_scale | normalization_flags::use_shift;
+  return global_stats ? f | normalization_flags::use_global_stats : f;
+}
+
+batch_normalization_forward::primitive_desc forward_pd(const Shape& shape, float eps,
+                                                       bool global_stats, prop_kind kind) {
+  return batch_normalization_forward::primitive_desc(
+      batch_normalization_forward::desc(kind, dn::nchw(shape), eps, flags(global_stats)),
+      dn::engine());
+}
+
+dnnl::primitive forward_primitive(const Shape& shape, float eps, bool training) {
+  static dn::PrimitiveCache<Key, dnnl::primitive> cache;
+  return cache.get(make_key(shape, eps, training ? Pass::kForwardTraining : Pass::kForwardEval),
+                   [&] {
+                     return batch_normalization_forward(
+                         training ? forward_pd(shape, eps, false, prop_kind::forward_training)
+                                  : forward_pd(shape, eps, true, prop_kind::forward_inference));
+                   });
+}
+
+dnnl::primitive backward_primitive(const Shape& shape, float eps, bool training) {
+  static dn::PrimitiveCache<Key, dnnl::primitive> cache;
+  return cache.get(
+      make_key(shape, eps, training ? Pass::kBackwardTraining : Pass::kBackwardEval), [&] {
+        const bool global_stats = !training;
+        const auto hint = forward_pd(shape, eps, global_stats, prop_kind::forward_training);
+        return batch_normalization_backward(batch_normalization_backward::primitive_desc(
+            batch_normalization_backward::desc(prop_kind::backward, dn::nchw(shape),
+                                               dn::nchw(shape), eps, flags(global_stats)),
+            dn::engine(), hint));
+      });
+}
+
+Tensor or_filled(const Tensor& t, std::int64_t channels, double value) {
+  return t.defined() ? t : full({channels}, value);
+}
+
+}  // namespace
+
+BatchNormForward batch_norm_forward_training(const Tensor& x, const Tensor& weight,
+                                             const Tensor& bias, const Tensor& running_mean,
+                                             const Tensor& running_var, float momentum, float eps) {
+  check_dtype("batch_norm", x, "x", DType::Float32);
+  const std::int64_t channels = x.size(1);
+  BatchNormForward out{empty(x.shape()), empty({channels}), empty({channels})};
+  const Tensor scale = or_filled(weight, channels, 1.0), shift = or_filled(bias, channels, 0.0);
+  dn::checked("batch_norm", [&] {
+    const auto data = dn::nchw(x.shape());
+    const auto stat = dn::vector_f32(channels);
+    forward_primitive(x.shape(), eps, true)
+        .execute(dn::stream(), {{DNNL_ARG_SRC, dn::wrap(data, x)},
+                                {DNNL_ARG_DST, dn::wrap(data, out.y)},
+                                {DNNL_ARG_SCALE, dn::wrap(stat, scale)},
+                                {DNNL_ARG_SHIFT, dn::wrap(stat, shift)},
+                                {DNNL_ARG_MEAN, dn::wrap(stat, out.mean)},
+                                {DNNL_ARG_VARIANCE, dn::wrap(stat, out.var)}});
+    dn::stream().wait();
+  });
+  reference::update_running_stats(running_mean, running_var, out.mean, out.var,
+                                  x.numel() / channels, momentum);
+  return out;
+}
+
+Tensor batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               const Tensor& running_mean, const Tensor& running_var, float eps) {
+  check_dtype("batch_norm", x, "x", DType::Float32);
+  const std::int64_t channels = x.size(1);
+  Tensor y = empty(x.shape());
+  const Tensor scale = or_filled(weight, channels, 1.0), shift = or_filled(bias, channels, 0.0);
+  dn::checked("batch_norm", [&] {
+    const auto data = dn::nchw(x.shape());
+    const auto stat = dn::vector_f32(channels);
+    forward_primitive(x.shape(), eps, false)
+        .execute(dn::stream(), {{DNNL_ARG_SRC, dn::wrap(data, x)},
+                                {DNNL_ARG_DST, dn::wrap(data, y)},
+                                {DNNL_ARG_SCALE, dn::wrap(stat, scale)},
+                                {DNNL_ARG_SHIFT, dn::wrap(stat, shift)},
+                                {DNNL_ARG_MEAN, dn::wrap(stat, running_mean)},
+                                {DNNL_ARG_VARIANCE, dn::wrap(stat, running_var)}});
+    dn::stream().wait();
+  });
+  return y;
+}
+
+BatchNormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& var, float eps, bool training,
+                                   bool need_x, bool need_w, bool need_b) {
+  if (!need_x && !need_w) {
+    // Only the bias: a sum of grad_y per channel, which needs neither x nor the statistics.
+    return reference::batch_norm_backward(grad_y, x, weight, mean, var, eps, training, false, false,
+                                          need_b);
+  }
+  const std::int64_t channels = grad_y.size(1);
+  Tensor grad_x = empty(grad_y.shape());
+  Tensor grad_w = empty({channels}), grad_b = empty({channels});
+  // oneDNN 2.6 asks for the shift too, though the backward does not depend on it.
+  const Tensor scale = or_filled(weight, channels, 1.0), shift = zeros({channels});
+  dn::checked("batch_norm backward", [&] {
+    const auto data = dn::nchw(grad_y.shape());
+    const auto stat = dn::vector_f32(channels);
+    backward_primitive(grad_y.shape(), eps, training)
+        .execute(dn::stream(), {{DNNL_ARG_SRC, dn::wrap(data, x)},
+                                {DNNL_ARG_DIFF_DST, dn::wrap(data, grad_y)},
+                                {DNNL_ARG_MEAN, dn::wrap(stat, mean)},
+                                {DNNL_ARG_VARIANCE, dn::wrap(stat, var)},
+                                {DNNL_ARG_SCALE, dn::wrap(stat, scale)},
+                                {DNNL_ARG_SHIFT, dn::wrap(stat, shift)},
+                                {DNNL_ARG_DIFF_SRC, dn::wrap(data, grad_x)},
+                                {DNNL_ARG_DIFF_SCALE, dn::wrap(stat, grad_w)},
+                                {DNNL_ARG_DIFF_SHIFT, dn::wrap(stat, grad_b)}});
+    dn::stream().wait();
+  });
+  BatchNormGrads grads;
+  if (need_x) grads.x = grad_x;
+  if (need_w) grads.weight = grad_w;
+  if (need_b) grads.bias = grad_b;
+  return grads;
+}
+
+#else  // CRUNET_WITH_ONEDNN
+
+BatchNormForward batch_norm_forward_training(const Tensor& x, const Tensor& weight,
+                                             const Tensor& bias, const Tensor& running_mean,
+                                             const Tensor& running_var, float momentum, float eps) {
+  return reference::batch_norm_forward_training(x, weight, bias, running_mean, running_var,
+                                                momentum, eps);
+}
+
+Tensor batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               const Tensor& running_mean, const Tensor& running_var, float eps) {
+  return reference::batch_norm_forward_eval(x, weight, bias, running_mean, running_var, eps);
+}
+
+BatchNormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& var, float eps, bool training,
+                                   bool need_x, bool need_w, bool need_b) {
+  return reference::batch_norm_backward(grad_y, x, weight, mean, var, eps, training, need_x, need_w,
+                                        need_b);
+}
+
+#endif  // CRUNET_WITH_ONEDNN
+
+}  // namespace crunet::ops::cpu

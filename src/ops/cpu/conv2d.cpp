@@ -1,0 +1,59 @@
+// conv2d on the CPU: oneDNN's primitives where the build has oneDNN, else the plain reference.
+#include "../conv2d_backend.h"
+#include "../op_checks.h"
+#include "conv2d_reference.h"
+#if CRUNET_WITH_ONEDNN
+#include "conv2d_onednn.h"
+#endif
+
+namespace crunet::ops::cpu {
+
+#if CRUNET_WITH_ONEDNN
+namespace impl = onednn;
+#else
+namespace impl = reference;
+#endif
+
+Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const Conv2dParams& params) {
+  check_dtype("conv2d", x, "x", DType::Float32);
+  return impl::conv2d_forward(x, weight, bias, params);
+}
+
+Tensor conv2d_backward_data(const Tensor& grad_y, const Tensor& weight, const Shape& x_shape,
+                            const Conv2dParams& params) {
+  check_dtype("conv2d backward", grad_y, "grad_y", DType::Float32);
+  return impl::conv2d_backward_data(grad_y, weight, x_shape, params);
+}
+
+Tensor conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const Shape& weight_shape,
+                              const Conv2dParams& params) {
+  check_dtype("conv2d backward", grad_y, "grad_y", DType::Float32);
+  return impl::conv2d_backward_weight(grad_y, x, weight_shape, params);
+}
+
+// Sums of grad_y over N, H, W per channel: one plane at a time in float (vectorised), the planes
+// added in double so that large batches and feature maps lose no precision.
+Tensor conv2d_backward_bias(const Tensor& grad_y) {
+  check_dtype("conv2d backward", grad_y, "grad_y", DType::Float32);
+  const std::int64_t n = grad_y.size(0), c = grad_y.size(1);
+  const std::int64_t area = grad_y.size(2) * grad_y.size(3);
+  Tensor grad_b = empty({c});
+  const float* gy = grad_y.data<float>();
+  float* gb = grad_b.data<float>();
+#pragma omp parallel for if (n * c * area > 32768)
+  for (std::int64_t co = 0; co < c; ++co) {
+    double total = 0.0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float* plane = gy + (i * c + co) * area;
+      float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+      for (std::int64_t j = 0; j < area; ++j) sum += plane[j];
+      total += sum;
+    }
+    gb[co] = static_cast<float>(total);
+  }
+  return grad_b;
+}
+
+}  // namespace crunet::ops::cpu

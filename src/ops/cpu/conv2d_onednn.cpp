@@ -1,0 +1,346 @@
+// conv2d with oneDNN 2.x primitives: convolution_forward, convolution_backward_data and
+// convolution_backward_weights on fp32 NCHW tensors.
+//
+// Why it is fast: oneDNN's JIT kernels (AVX2/AVX-512) work on channel-blocked layouts (nChw16c,
+// OIhw16i16o, ...). The primitives are created with format_tag::any so that oneDNN picks those
+// layouts; the user's plain NCHW / OIHW (GOIHW with groups) tensors are reordered into them and the
+// result back, which costs one pass over each tensor against the many passes of the convolution.
+// The blocked copies live in a per-thread workspace that is reused, not reallocated, per call.
+// Creating a primitive (JIT code generation) costs far more than running a small one, so each
+// thread keeps the primitives and reorders it made, keyed by the convolution's geometry; a
+// training step reuses them. One engine for the process, one stream per thread.
+#if CRUNET_WITH_ONEDNN
+
+#include "conv2d_onednn.h"
+
+#include <array>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+
+#include "crunet/core/error.h"
+#include "onednn_context.h"
+
+namespace crunet::ops::cpu::onednn {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+constexpr memory::data_type kF32 = memory::data_type::f32;
+
+struct Context {
+  dnnl::engine& engine;
+  dnnl::stream& stream;
+};
+
+// The process's engine and this thread's stream (onednn_context.h); the primitive caches below
+// are per thread as well.
+Context context() { return {engine(), stream()}; }
+
+// Everything a primitive depends on. x [n, c_in, h, w], weight [c_out, c_in/groups, k, k].
+struct Geometry {
+  std::int64_t n, c_in, h, w, c_out, k, oh, ow, stride, padding, groups;
+  bool bias;
+
+  using Key = std::array<std::int64_t, 10>;
+  Key key() const { return {n, c_in, h, w, c_out, k, stride, padding, groups, bias ? 1 : 0}; }
+  std::string str() const {
+    return "x [" + std::to_string(n) + ", " + std::to_string(c_in) + ", " + std::to_string(h) +
+           ", " + std::to_string(w) + "], weight [" + std::to_string(c_out) + ", " +
+           std::to_string(c_in / groups) + ", " + std::to_string(k) + ", " + std::to_string(k) +
+           "], stride " + std::to_string(stride) + ", padding " + std::to_string(padding) +
+           ", groups " + std::to_string(groups);
+  }
+};
+
+Geometry make_geometry(const Shape& x, const Shape& weight, const Conv2dParams& params,
+                       bool bias) {
+  Geometry g{};
+  g.n = x[0];
+  g.c_in = x[1];
+  g.h = x[2];
+  g.w = x[3];
+  g.c_out = weight[0];
+  g.k = weight[2];
+  g.oh = conv2d_output_size(g.h, g.k, params);
+  g.ow = conv2d_output_size(g.w, g.k, params);
+  g.stride = params.stride;
+  g.padding = params.padding;
+  g.groups = params.groups;
+  g.bias = bias;
+  return g;
+}
+
+memory::dims src_dims(const Geometry& g) { return {g.n, g.c_in, g.h, g.w}; }
+memory::dims dst_dims(const Geometry& g) { return {g.n, g.c_out, g.oh, g.ow}; }
+// Grouped weights are 5-D in oneDNN; [G, Cout/G, Cin/G, K, K] has the same memory as crunet's
+// [Cout, Cin/G, K, K].
+memory::dims weight_dims(const Geometry& g) {
+  if (g.groups == 1) return {g.c_out, g.c_in, g.k, g.k};
+  return {g.groups, g.c_out / g.groups, g.c_in / g.groups, g.k, g.k};
+}
+Tag weight_tag(const Geometry& g) { return g.groups == 1 ? Tag::oihw : Tag::goihw; }
+
+memory::desc user_src(const Geometry& g) { return {src_dims(g), kF32, Tag::nchw}; }
+memory::desc user_dst(const Geometry& g) { return {dst_dims(g), kF32, Tag::nchw}; }
+memory::desc user_weight(const Geometry& g) { return {weight_dims(g), kF32, weight_tag(g)}; }
+memory::desc any_of(const memory::dims& dims) { return {dims, kF32, Tag::any}; }
+
+// oneDNN checks (h + padding_l + padding_r - k) / stride + 1 == oh with floor division, which
+// PyTorch's symmetric padding satisfies as is.
+memory::dims strides(const Geometry& g) { return {g.stride, g.stride}; }
+memory::dims paddings(const Geometry& g) { return {g.padding, g.padding}; }
+
+dnnl::convolution_forward::primitive_desc forward_pd(const Geometry& g) {
+  const memory::desc bias = g.bias ? memory::desc({g.c_out}, kF32, Tag::x) : memory::desc();
+  const dnnl::convolution_forward::desc desc(
+      dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+      any_of(src_dims(g)), any_of(weight_dims(g)), bias, any_of(dst_dims(g)), strides(g),
+      paddings(g), paddings(g));
+  return {desc, context().engine};
+}
+
+// One argument of a primitive: the user's plain layout, the layout the primitive chose, and the
+// reorder between the two when they differ (user -> primitive for inputs, back for outputs).
+struct Arg {
+  memory::desc user;
+  memory::desc inner;
+  dnnl::reorder reorder;
+  bool reordered = false;
+};
+
+Arg input_arg(const memory::desc& user, const memory::desc& inner) {
+  Arg arg{user, inner, {}, user != inner};
+  if (arg.reordered) {
+    arg.reorder = dnnl::reorder({context().engine, user, context().engine, inner});
+  }
+  return arg;
+}
+
+Arg output_arg(const memory::desc& user, const memory::desc& inner) {
+  Arg arg{user, inner, {}, user != inner};
+  if (arg.reordered) {
+    arg.reorder = dnnl::reorder({context().engine, inner, context().engine, user});
+  }
+  return arg;
+}
+
+// Per-thread scratch for the blocked copies of a call's inputs and output, reused from call to call.
+// Fresh multi-megabyte buffers come from glibc as new pages, one page fault per 4 KiB, which costs
+// more than the depthwise and grouped convolutions themselves (about 10x in bench/conv2d_bench).
+// The price is that each thread keeps its largest blocked copies until it exits.
+enum Slot { kFirstInput, kSecondInput, kOutput, kSlotCount };
+
+class Workspace {
+ public:
+  void* get(Slot slot, std::size_t bytes) {
+    Buffer& buffer = buffers_[slot];
+    if (buffer.size < bytes) {
+      const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+      void* data = std::aligned_alloc(kAlignment, rounded);
+      if (data == nullptr) {
+        throw RuntimeError("conv2d: out of memory allocating a " + std::to_string(bytes) +
+                           "-byte oneDNN workspace");
+      }
+      buffer.data.reset(data);
+      buffer.size = rounded;
+    }
+    return buffer.data.get();
+  }
+
+ private:
+  static constexpr std::size_t kAlignment = 64;
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  struct Buffer {
+    std::unique_ptr<void, Free> data;
+    std::size_t size = 0;
+  };
+  std::array<Buffer, kSlotCount> buffers_;
+};
+
+Workspace& thread_workspace() {
+  thread_local Workspace workspace;
+  return workspace;
+}
+
+// The memory a primitive reads: the user's buffer itself, or a copy in the primitive's layout.
+memory bind_input(const Arg& arg, const float* data, Slot slot) {
+  const Context c = context();
+  memory user(arg.user, c.engine, const_cast<float*>(data));
+  if (!arg.reordered) return user;
+  memory inner(arg.inner, c.engine, thread_workspace().get(slot, arg.inner.get_size()));
+  arg.reorder.execute(c.stream, user, inner);
+  return inner;
+}
+
+// The memory a primitive writes: the user's buffer, or scratch that finish_output reorders into it.
+memory bind_output(const Arg& arg, float* data) {
+  const Context c = context();
+  if (!arg.reordered) return memory(arg.user, c.engine, data);
+  return memory(arg.inner, c.engine, thread_workspace().get(kOutput, arg.inner.get_size()));
+}
+
+void finish_output(const Arg& arg, memory& inner, float* data) {
+  if (!arg.reordered) return;
+  const Context c = context();
+  memory user(arg.user, c.engine, data);
+  arg.reorder.execute(c.stream, inner, user);
+}
+
+struct ForwardEntry {
+  dnnl::convolution_forward primitive;
+  Arg src, weight, dst;
+};
+
+struct BackwardDataEntry {
+  dnnl::convolution_backward_data primitive;
+  Arg diff_dst, weight, diff_src;
+};
+
+struct BackwardWeightEntry {
+  dnnl::convolution_backward_weights primitive;
+  Arg src, diff_dst, diff_weight;
+};
+
+ForwardEntry make_forward(const Geometry& g) {
+  const auto pd = forward_pd(g);
+  return {dnnl::convolution_forward(pd), input_arg(user_src(g), pd.src_desc()),
+          input_arg(user_weight(g), pd.weights_desc()), output_arg(user_dst(g), pd.dst_desc())};
+}
+
+BackwardDataEntry make_backward_data(const Geometry& g) {
+  const dnnl::convolution_backward_data::desc desc(
+      dnnl::algorithm::convolution_direct, any_of(src_dims(g)), any_of(weight_dims(g)),
+      any_of(dst_dims(g)), strides(g), paddings(g), paddings(g));
+  const dnnl::convolution_backward_data::primitive_desc pd(desc, context().engine, forward_pd(g));
+  return {dnnl::convolution_backward_data(pd), input_arg(user_dst(g), pd.diff_dst_desc()),
+          input_arg(user_weight(g), pd.weights_desc()),
+          output_arg(user_src(g), pd.diff_src_desc())};
+}
+
+BackwardWeightEntry make_backward_weight(const Geometry& g) {
+  const dnnl::convolution_backward_weights::desc desc(
+      dnnl::algorithm::convolution_direct, any_of(src_dims(g)), any_of(weight_dims(g)),
+      any_of(dst_dims(g)), strides(g), paddings(g), paddings(g));
+  const dnnl::convolution_backward_weights::primitive_desc pd(desc, context().engine,
+                                                              forward_pd(g));
+  return {dnnl::convolution_backward_weights(pd), input_arg(user_src(g), pd.src_desc()),
+          input_arg(user_dst(g), pd.diff_dst_desc()),
+          output_arg(user_weight(g), pd.diff_weights_desc())};
+}
+
+// Per-thread caches: no locking, and a primitive is never run by two threads at once. A network
+// has a few dozen distinct geometries; the bound only keeps a shape-sweeping program (a benchmark,
+// variable image sizes) from growing without limit.
+constexpr std::size_t kMaxCachedPerKind = 256;
+
+template <typename Entry>
+const Entry& cached(std::map<Geometry::Key, Entry>& cache, const Geometry& g,
+                    Entry (*make)(const Geometry&)) {
+  const Geometry::Key key = g.key();
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= kMaxCachedPerKind) cache.clear();
+  return cache.emplace(key, make(g)).first->second;
+}
+
+struct Cache {
+  std::map<Geometry::Key, ForwardEntry> forward;
+  std::map<Geometry::Key, BackwardDataEntry> backward_data;
+  std::map<Geometry::Key, BackwardWeightEntry> backward_weight;
+};
+
+Cache& thread_cache() {
+  thread_local Cache cache;
+  return cache;
+}
+
+// The oneDNN checker: its exceptions become crunet RuntimeErrors naming the pass and the geometry.
+template <typename F>
+auto checked(const char* pass, const Geometry& g, F&& body) {
+  try {
+    return body();
+  } catch (const dnnl::error& e) {
+    throw RuntimeError(std::string("conv2d ") + pass + ": oneDNN failed with status " +
+                       std::to_string(static_cast<int>(e.status)) + " (" + e.what() + ") for " +
+                       g.str());
+  }
+}
+
+}  // namespace
+
+Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const Conv2dParams& params) {
+  const Geometry g = make_geometry(x.shape(), weight.shape(), params, bias.defined());
+  return checked("forward", g, [&] {
+    const ForwardEntry& entry = cached(thread_cache().forward, g, make_forward);
+    Tensor y = empty({g.n, g.c_out, g.oh, g.ow});
+    const Context c = context();
+    memory src = bind_input(entry.src, x.data<float>(), kFirstInput);
+    memory wei = bind_input(entry.weight, weight.data<float>(), kSecondInput);
+    memory dst = bind_output(entry.dst, y.data<float>());
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+    if (g.bias) {
+      args.emplace(DNNL_ARG_BIAS, memory({{g.c_out}, kF32, Tag::x}, c.engine,
+                                         const_cast<float*>(bias.data<float>())));
+    }
+    entry.primitive.execute(c.stream, args);
+    finish_output(entry.dst, dst, y.data<float>());
+    c.stream.wait();
+    return y;
+  });
+}
+
+Tensor conv2d_backward_data(const Tensor& grad_y, const Tensor& weight, const Shape& x_shape,
+                            const Conv2dParams& params) {
+  const Geometry g = make_geometry(x_shape, weight.shape(), params, false);
+  return checked("backward data", g, [&] {
+    const BackwardDataEntry& entry = cached(thread_cache().backward_data, g, make_backward_data);
+    Tensor grad_x = empty(x_shape);
+    const Context c = context();
+    memory diff_dst = bind_input(entry.diff_dst, grad_y.data<float>(), kFirstInput);
+    memory wei = bind_input(entry.weight, weight.data<float>(), kSecondInput);
+    memory diff_src = bind_output(entry.diff_src, grad_x.data<float>());
+    entry.primitive.execute(c.stream, {{DNNL_ARG_DIFF_DST, diff_dst},
+                                       {DNNL_ARG_WEIGHTS, wei},
+                                       {DNNL_ARG_DIFF_SRC, diff_src}});
+    finish_output(entry.diff_src, diff_src, grad_x.data<float>());
+    c.stream.wait();
+    return grad_x;
+  });
+}
+
+Tensor conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const Shape& weight_shape,
+                              const Conv2dParams& params) {
+  const Geometry g = make_geometry(x.shape(), weight_shape, params, false);
+  return checked("backward weight", g, [&] {
+    const BackwardWeightEntry& entry =
+        cached(thread_cache().backward_weight, g, make_backward_weight);
+    Tensor grad_w = empty(weight_shape);
+    const Context c = context();
+    memory src = bind_input(entry.src, x.data<float>(), kFirstInput);
+    memory diff_dst = bind_input(entry.diff_dst, grad_y.data<float>(), kSecondInput);
+    memory diff_wei = bind_output(entry.diff_weight, grad_w.data<float>());
+    entry.primitive.execute(c.stream, {{DNNL_ARG_SRC, src},
+                                       {DNNL_ARG_DIFF_DST, diff_dst},
+                                       {DNNL_ARG_DIFF_WEIGHTS, diff_wei}});
+    finish_output(entry.diff_weight, diff_wei, grad_w.data<float>());
+    c.stream.wait();
+    return grad_w;
+  });
+}
+
+std::size_t cached_primitive_count() {
+  const Cache& cache = thread_cache();
+  return cache.forward.size() + cache.backward_data.size() + cache.backward_weight.size();
+}
+
+}  // namespace crunet::ops::cpu::onednn
+
+#endif  // CRUNET_WITH_ONEDNN

@@ -1,0 +1,76 @@
+#pragma once
+// What the oneDNN paths of the CPU ops share: one engine for the process, one
+// stream per thread, plain NCHW memory descriptors, a bounded cache of created primitives, and the
+// mapping of dnnl::error to crunet::RuntimeError. Only compiled with CRUNET_WITH_ONEDNN.
+#include <map>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <utility>
+
+#include "crunet/core/tensor.h"
+
+namespace crunet::ops::cpu::onednn {
+
+// Never destroyed: the cached primitives below may outlive any static destroyed at exit.
+inline dnnl::engine& engine() {
+  static dnnl::engine* instance = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *instance;
+}
+
+// oneDNN streams are not meant to be shared between threads that execute at the same time.
+inline dnnl::stream& stream() {
+  thread_local dnnl::stream instance(engine());
+  return instance;
+}
+
+inline dnnl::memory::desc nchw(const Shape& shape) {
+  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()),
+                            dnnl::memory::data_type::f32, dnnl::memory::format_tag::nchw);
+}
+
+inline dnnl::memory::desc vector_f32(std::int64_t size) {
+  return dnnl::memory::desc({size}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
+}
+
+// A memory object over a tensor's storage (no copy); oneDNN only reads inputs.
+inline dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& t) {
+  return dnnl::memory(desc, engine(), t.data_ptr());
+}
+
+// Runs `body`, turning oneDNN's exceptions into RuntimeError naming the op.
+template <typename Body>
+auto checked(const char* op, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const dnnl::error& e) {
+    throw RuntimeError(std::string(op) + ": oneDNN failed (status " +
+                       std::to_string(static_cast<int>(e.status)) + "): " + e.what());
+  }
+}
+
+// Created primitives by shape and parameters, so that a training step does not recreate them.
+// Bounded: a program that sees many shapes (evaluation at varying sizes) starts over.
+template <typename Key, typename Value>
+class PrimitiveCache {
+ public:
+  template <typename Make>
+  Value get(const Key& key, Make&& make) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto found = entries_.find(key);
+      if (found != entries_.end()) return found->second;
+    }
+    Value value = make();  // outside the lock: creation can take a while
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    return entries_.emplace(key, std::move(value)).first->second;
+  }
+
+ private:
+  static constexpr std::size_t kMaxEntries = 256;
+  std::mutex mutex_;
+  std::map<Key, Value> entries_;
+};
+
+}  // namespace crunet::ops::cpu::onednn
