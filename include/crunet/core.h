@@ -7,6 +7,7 @@
 #include "crunet/core/error.h"
 #include "crunet/core/half.h"
 #include "crunet/core/rng.h"
+#include "crunet/core/safetensors.h"
 #include "crunet/core/shape.h"
 #include "crunet/core/storage.h"
 #include "crunet/core/tensor.h"
