@@ -1,0 +1,19 @@
+#pragma once
+// Weights of a module as a safetensors file: every parameter and buffer under its state-dict name
+// (docs/formats.md), so that PyTorch reads them with the `safetensors` package and back.
+#include <map>
+#include <string>
+
+#include "crunet/nn/module.h"
+
+namespace crunet {
+
+// Writes module.state_dict() (atomically: temporary file, flush, rename).
+void save_weights(const nn::Module& module, const std::string& path,
+                  const std::map<std::string, std::string>& metadata = {});
+
+// Loads into the module; every name, shape and dtype must match. All mismatches are reported
+// together, each by name, in a UserError naming the file.
+void load_weights(nn::Module& module, const std::string& path);
+
+}  // namespace crunet

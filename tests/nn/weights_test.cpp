@@ -1,0 +1,64 @@
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "crunet/crunet.h"
+
+namespace crunet {
+namespace {
+
+const char* kSpec = R"(name: tiny
+input: {channels: 1, size: 12}
+classes: 5
+stem: {type: small, width: 8}
+stages:
+  - {unit: res, units: 2, width: 16, bottleneck: 8, groups: 4}
+  - {unit: cru, units: 2, width: 32, bottleneck: 8, share: 2}
+)";
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("crunet_" + name)).string();
+}
+
+TEST(Weights, SaveLoadGivesIdenticalOutputs) {
+  const models::ModelSpec spec = models::parse_model_spec(kSpec);
+  manual_seed(1);
+  auto a = models::build(spec);
+  Tensor x = randn({3, 1, 12, 12}, 7);
+  a->forward(x);  // a training step changes the BN running statistics
+  a->eval();
+  const std::vector<float> expected = a->forward(x).to_vector();
+  const std::string path = temp_path("weights.safetensors");
+  save_weights(*a, path);
+
+  manual_seed(2);  // different initial weights
+  auto b = models::build(spec);
+  b->eval();
+  EXPECT_NE(b->forward(x).to_vector(), expected);
+  load_weights(*b, path);
+  EXPECT_EQ(b->forward(x).to_vector(), expected);
+  std::filesystem::remove(path);
+}
+
+TEST(Weights, MismatchesAreReportedByName) {
+  manual_seed(1);
+  auto a = models::build(models::parse_model_spec(kSpec));
+  std::string other = kSpec;
+  other.replace(other.find("classes: 5"), 10, "classes: 6");
+  auto b = models::build(models::parse_model_spec(other));
+  const std::string path = temp_path("weights_mismatch.safetensors");
+  save_weights(*a, path);
+  try {
+    load_weights(*b, path);
+    FAIL();
+  } catch (const UserError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find(path), std::string::npos) << m;
+    EXPECT_NE(m.find("'fc.weight' has shape [5, 32], the model expects [6, 32]"), std::string::npos) << m;
+    EXPECT_NE(m.find("'fc.bias'"), std::string::npos) << m;
+  }
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace crunet
