@@ -1,0 +1,7 @@
+#pragma once
+// Layer 6: datasets, decoding, augmentation, a multi-threaded loader.
+#include "crunet/data/config.h"
+#include "crunet/data/dataset.h"
+#include "crunet/data/image.h"
+#include "crunet/data/loader.h"
+#include "crunet/data/transforms.h"

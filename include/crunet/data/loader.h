@@ -1,0 +1,73 @@
+#pragma once
+// The loader: worker threads decode, augment and assemble whole batches into a bounded queue;
+// batches come out in order, and their content depends only on (seed, epoch, rank), never on
+// the number of workers or on thread scheduling.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crunet/core/tensor.h"
+#include "crunet/data/dataset.h"
+#include "crunet/data/transforms.h"
+
+namespace crunet::data {
+
+struct Batch {
+  Tensor images;                      // float32 [N, C, H, W]
+  Tensor labels;                      // int64 [N]
+  std::vector<std::int64_t> indices;  // the dataset index of each sample actually used
+};
+
+struct LoaderOptions {
+  std::int64_t batch_size = 32;
+  bool shuffle = true;
+  bool drop_last = true;
+  int workers = 2;           // 0: decode on the calling thread, inside next()
+  int prefetch_batches = 4;  // batches in flight or ready, at most
+  std::uint64_t seed = 0;
+  int rank = 0;
+  int world_size = 1;
+  double max_bad_fraction = 0.01;  // of the dataset's samples; more unreadable ones stop the loader
+  bool pin_memory = false;  // accepted; ignored until the CUDA backend offers pinned allocation
+};
+
+class DataLoader {
+ public:
+  DataLoader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Transform> transform,
+             LoaderOptions options);
+  ~DataLoader();  // stops and joins the workers
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  // Begins an epoch; skips the first `skip_batches` batches (exact mid-epoch resume). An epoch
+  // still running is abandoned.
+  void start_epoch(std::int64_t epoch, std::int64_t skip_batches = 0);
+  // The next batch of the epoch; false at its end. Rethrows what went wrong making the batch.
+  bool next(Batch& batch);
+  std::int64_t batches_per_epoch() const;  // this rank's
+  std::int64_t samples_per_epoch() const;  // this rank's
+
+  // The files skipped so far as unreadable (each was warned about once).
+  std::vector<std::string> bad_samples() const;
+  const LoaderOptions& options() const { return options_; }
+
+  // This rank's samples of an epoch, in delivery order (before batching). The shuffle is a
+  // permutation of the whole dataset drawn from a Generator seeded by (seed, epoch), the same on
+  // every rank; rank r takes every world_size-th element from position r.
+  //   * shuffle or drop_last (training): every rank takes size / world_size samples (rounded
+  //     down), so that all ranks run the same number of batches;
+  //   * neither (evaluation): rank r takes the indices i with i % world_size == r, in order, so
+  //     that every sample is seen exactly once across ranks, with no padding.
+  static std::vector<std::int64_t> epoch_order(std::int64_t dataset_size,
+                                               const LoaderOptions& options, std::int64_t epoch);
+  // The seed of the Generator that augments sample `index` in `epoch`.
+  static std::uint64_t sample_seed(std::uint64_t seed, std::int64_t epoch, std::int64_t index);
+
+ private:
+  struct Impl;
+  LoaderOptions options_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace crunet::data

@@ -1,0 +1,261 @@
+#include "data/data_config_parse.h"
+
+#include <cmath>
+
+namespace crunet::data {
+namespace {
+
+using config::YamlReader;
+
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& word : words) out += (out.empty() ? "" : ", ") + word;
+  return out;
+}
+
+// One of `choices`, or a UserError listing them (with the closest as a suggestion).
+std::string choice(const YamlReader& reader, const std::string& key, const std::string& fallback,
+                   const std::vector<std::string>& choices) {
+  const std::string value = reader.text(key, fallback);
+  for (const std::string& c : choices) {
+    if (value == c) return value;
+  }
+  const std::string suggestion = config::closest_match(value, choices);
+  reader.fail(key, "unknown value '" + value + "' (one of: " + join(choices) + ")" +
+                       (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+}
+
+std::int64_t integer_in(const YamlReader& reader, const std::string& key, std::int64_t fallback,
+                        std::int64_t low, std::int64_t high) {
+  const std::int64_t value = reader.integer(key, fallback);
+  if (value < low || value > high) {
+    reader.fail(key, "must be an integer in [" + std::to_string(low) + ", " + std::to_string(high) +
+                         "], got " + std::to_string(value));
+  }
+  return value;
+}
+
+double number_in(const YamlReader& reader, const std::string& key, double fallback, double low,
+                 double high) {
+  const double value = reader.number(key, fallback);
+  if (!(value >= low && value <= high)) {
+    reader.fail(key, "must be a number in [" + std::to_string(low) + ", " + std::to_string(high) +
+                         "], got " + std::to_string(value));
+  }
+  return value;
+}
+
+// A number or a list of numbers.
+std::vector<double> numbers(const YamlReader& reader, const std::string& key,
+                            const std::vector<double>& fallback) {
+  if (!reader.has(key)) return fallback;
+  const YAML::Node node = reader.node(key);
+  std::vector<double> values;
+  try {
+    if (node.IsScalar()) {
+      values.push_back(node.as<double>());
+    } else if (node.IsSequence() && node.size() > 0) {
+      for (const YAML::Node& item : node) {
+        if (!item.IsScalar()) throw YAML::Exception(item.Mark(), "not a scalar");
+        values.push_back(item.as<double>());
+      }
+    } else {
+      throw YAML::Exception(node.Mark(), "not a number or list");
+    }
+  } catch (const YAML::Exception&) {
+    reader.fail(key, "must be a number or a list of numbers, got '" + YAML::Dump(node) + "'");
+  }
+  for (double v : values) {
+    if (!std::isfinite(v)) reader.fail(key, "must be finite numbers");
+  }
+  return values;
+}
+
+// [low, high] with `floor` < low <= high <= `ceiling`.
+std::pair<double, double> range(const YamlReader& reader, const std::string& key,
+                                std::pair<double, double> fallback, double floor, double ceiling) {
+  if (!reader.has(key)) return fallback;
+  const std::vector<double> values = numbers(reader, key, {});
+  if (values.size() != 2 ||
+      !(values[0] > floor && values[0] <= values[1] && values[1] <= ceiling)) {
+    reader.fail(key, "must be a list [min, max] with " + std::to_string(floor) +
+                         " < min <= max <= " + std::to_string(ceiling));
+  }
+  return {values[0], values[1]};
+}
+
+// A string or a list of strings.
+std::vector<std::string> strings(const YamlReader& reader, const std::string& key) {
+  if (!reader.has(key)) return {};
+  const YAML::Node node = reader.node(key);
+  std::vector<std::string> values;
+  if (node.IsScalar()) {
+    values.push_back(node.as<std::string>());
+  } else if (node.IsSequence() && node.size() > 0) {
+    for (const YAML::Node& item : node) {
+      if (!item.IsScalar()) reader.fail(key, "must be a path or a list of paths");
+      values.push_back(item.as<std::string>());
+    }
+  } else {
+    reader.fail(key, "must be a path or a list of paths");
+  }
+  for (const std::string& value : values) {
+    if (value.empty()) reader.fail(key, "must not be empty");
+  }
+  return values;
+}
+
+bool is_boolean(const YamlReader& reader, const std::string& key) {
+  if (!reader.has(key) || !reader.node(key).IsScalar()) return false;
+  bool value = false;
+  return YAML::convert<bool>::decode(reader.node(key), value);
+}
+
+Interpolation interpolation(const YamlReader& reader, Interpolation fallback) {
+  const char* names[] = {"nearest", "linear", "area", "cubic"};
+  const std::string name = choice(reader, "interpolation", names[static_cast<int>(fallback)],
+                                  {"nearest", "linear", "area", "cubic"});
+  for (int i = 0; i < 4; ++i) {
+    if (name == names[i]) return static_cast<Interpolation>(i);
+  }
+  return fallback;
+}
+
+HslParams parse_hsl(const YamlReader& augment, const HslParams& fallback) {
+  if (!augment.has("hsl")) return fallback;
+  if (is_boolean(augment, "hsl")) {
+    return augment.boolean("hsl", true) ? fallback : HslParams{0, 0, 0};
+  }
+  const YamlReader reader = augment.map("hsl");
+  reader.check_keys({"hue", "saturation", "lightness"});
+  HslParams hsl;
+  hsl.hue = static_cast<int>(integer_in(reader, "hue", fallback.hue, 0, 180));
+  hsl.saturation = static_cast<int>(integer_in(reader, "saturation", fallback.saturation, 0, 255));
+  hsl.lightness = static_cast<int>(integer_in(reader, "lightness", fallback.lightness, 0, 255));
+  return hsl;
+}
+
+TrainTransformParams parse_augment(const YamlReader& section) {
+  TrainTransformParams params;
+  if (!section.has("augment")) return params;
+  const YamlReader reader = section.map("augment");
+  reader.check_keys({"crop", "area", "aspect", "attempts", "pad", "fill", "flip", "hsl", "size",
+                     "interpolation"});
+  const std::string crop =
+      choice(reader, "crop", "random_area", {"random_area", "pad_random", "none"});
+  params.crop = crop == "random_area"  ? TrainCrop::RandomArea
+                : crop == "pad_random" ? TrainCrop::PadRandom
+                                       : TrainCrop::None;
+  const auto area = range(reader, "area", {params.area.min_area, params.area.max_area}, 0.0, 1.0);
+  params.area.min_area = area.first;
+  params.area.max_area = area.second;
+  const auto aspect =
+      range(reader, "aspect", {params.area.min_aspect, params.area.max_aspect}, 0.0, 1e6);
+  params.area.min_aspect = aspect.first;
+  params.area.max_aspect = aspect.second;
+  params.area.attempts =
+      static_cast<int>(integer_in(reader, "attempts", params.area.attempts, 1, 1000));
+  params.pad = integer_in(reader, "pad", params.pad, 0, 4096);
+  params.fill = static_cast<std::uint8_t>(integer_in(reader, "fill", params.fill, 0, 255));
+  if (is_boolean(reader, "flip")) {
+    params.flip = reader.boolean("flip", true) ? 0.5 : 0.0;
+  } else {
+    params.flip = number_in(reader, "flip", params.flip, 0.0, 1.0);
+  }
+  params.hsl = parse_hsl(reader, params.hsl);
+  params.size = integer_in(reader, "size", params.size, 1, 65536);
+  params.interpolation = interpolation(reader, params.interpolation);
+  return params;
+}
+
+EvalTransformParams parse_eval(const YamlReader& section) {
+  EvalTransformParams params;
+  if (!section.has("eval")) return params;
+  const YamlReader reader = section.map("eval");
+  reader.check_keys({"resize", "size", "interpolation"});
+  params.resize = integer_in(reader, "resize", params.resize, 0, 65536);
+  params.size = integer_in(reader, "size", params.size, 0, 65536);
+  params.interpolation = interpolation(reader, params.interpolation);
+  if (params.resize > 0 && params.size > params.resize) {
+    reader.fail("size", "the centre crop " + std::to_string(params.size) +
+                            " is larger than the resized short side " +
+                            std::to_string(params.resize) + " (eval.resize)");
+  }
+  return params;
+}
+
+Normalization parse_normalize(const YamlReader& section, std::int64_t channels) {
+  Normalization normalization;
+  // The default mean is the paper's RGB mean; for gray images its luma (0.299, 0.587, 0.114).
+  if (channels == 1) normalization.mean = {118.0f};
+  if (!section.has("normalize")) return normalization;
+  const YamlReader reader = section.map("normalize");
+  reader.check_keys({"mean", "scale"});
+  auto read = [&](const std::string& key, const std::vector<float>& fallback) {
+    const std::vector<double> values = numbers(reader, key, {fallback.begin(), fallback.end()});
+    if (values.size() != 1 && static_cast<std::int64_t>(values.size()) != channels) {
+      reader.fail(key, "needs 1 value or one per channel (" + std::to_string(channels) + "), got " +
+                           std::to_string(values.size()));
+    }
+    return std::vector<float>(values.begin(), values.end());
+  };
+  normalization.mean = read("mean", normalization.mean);
+  normalization.scale = read("scale", normalization.scale);
+  for (float s : normalization.scale) {
+    if (s == 0.0f) reader.fail("scale", "must not be 0");
+  }
+  return normalization;
+}
+
+}  // namespace
+
+DataConfig parse_data_config(const YamlReader& section) {
+  section.check_keys({"format", "root", "train", "val", "classes", "channels", "cifar100_labels",
+                      "batch_size", "eval_batch_size", "workers", "prefetch_batches",
+                      "max_bad_fraction", "pin_memory", "normalize", "augment", "eval"});
+  DataConfig config;
+  config.format = choice(section, "format", config.format,
+                         {"image_folder", "list", "idx", "cifar10", "cifar100"});
+  config.root = section.text("root");
+  if (config.root.empty()) section.fail("root", "must not be empty");
+  config.origin = section.where("root");
+  config.train = strings(section, "train");
+  config.val = strings(section, "val");
+  const bool many = config.format == "cifar10" || config.format == "cifar100";
+  const std::size_t most = many ? 1000 : config.format == "idx" ? 2 : 1;
+  for (const char* key : {"train", "val"}) {
+    const auto& values = std::string(key) == "train" ? config.train : config.val;
+    if (values.size() > most) {
+      section.fail(key, "format " + config.format + " takes " +
+                            (most == 2 ? std::string("a prefix or an [images, labels] pair")
+                                       : std::string("one path")) +
+                            ", not " + std::to_string(values.size()));
+    }
+  }
+  config.classes = integer_in(section, "classes", 0, 0, 100000000);
+  config.channels = section.integer("channels", config.format == "idx" ? 1 : 3);
+  if (config.channels != 1 && config.channels != 3) section.fail("channels", "must be 1 or 3");
+  config.cifar100_labels =
+      choice(section, "cifar100_labels", config.cifar100_labels, {"fine", "coarse"});
+  config.batch_size = integer_in(section, "batch_size", config.batch_size, 1, 1 << 20);
+  config.eval_batch_size =
+      integer_in(section, "eval_batch_size", config.eval_batch_size, 0, 1 << 20);
+  config.workers = static_cast<int>(integer_in(section, "workers", config.workers, 0, 256));
+  config.prefetch_batches =
+      static_cast<int>(integer_in(section, "prefetch_batches", config.prefetch_batches, 1, 1024));
+  config.max_bad_fraction =
+      number_in(section, "max_bad_fraction", config.max_bad_fraction, 0.0, 1.0);
+  config.pin_memory = section.boolean("pin_memory", config.pin_memory);
+  config.normalize = parse_normalize(section, config.channels);
+  config.augment = parse_augment(section);
+  config.eval = parse_eval(section);
+  return config;
+}
+
+DataConfig load_data_config(const std::string& path) {
+  const YAML::Node document = config::load_yaml_file(path);
+  const YamlReader top(document, path);
+  return parse_data_config(top.map("data"));
+}
+
+}  // namespace crunet::data

@@ -1,0 +1,87 @@
+#pragma once
+// Helpers shared by the data tests: temporary folders and small generated images.
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "crunet/data.h"
+
+namespace crunet::data::testing {
+
+// A fresh folder under the system's temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("crunet_data_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string path() const { return path_.string(); }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+
+inline void write_text(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path);
+  out << text;
+}
+
+inline std::vector<std::uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// An image whose pixels follow a smooth pattern plus `seed`, so that JPEG keeps it recognisable.
+inline Image pattern_image(std::int64_t height, std::int64_t width, std::int64_t channels,
+                           int seed = 0) {
+  Image image = make_image(height, width, channels);
+  for (std::int64_t y = 0; y < height; ++y) {
+    for (std::int64_t x = 0; x < width; ++x) {
+      for (std::int64_t c = 0; c < channels; ++c) {
+        image.at(y, x)[c] = static_cast<std::uint8_t>((y * 3 + x * 5 + c * 60 + seed * 17) % 256);
+      }
+    }
+  }
+  return image;
+}
+
+// Pixels drawn uniformly from a Generator.
+inline Image random_image(std::int64_t height, std::int64_t width, std::int64_t channels,
+                          std::uint64_t seed) {
+  Generator rng(seed);
+  Image image = make_image(height, width, channels);
+  for (std::uint8_t& v : image.pixels) v = static_cast<std::uint8_t>(rng.below(256));
+  return image;
+}
+
+// Writes the image, making its folder.
+inline void save(const std::string& path, const Image& image) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  write_image(path, image);
+}
+
+}  // namespace crunet::data::testing
