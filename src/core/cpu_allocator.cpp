@@ -1,8 +1,8 @@
-#include <malloc.h>
-
-#include <atomic>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <new>
+#include <vector>
 
 #include "crunet/core/allocator.h"
 #include "crunet/core/error.h"
@@ -10,56 +10,114 @@
 namespace crunet {
 namespace {
 
-// Aligned host memory with current/peak accounting. Not caching itself: glibc recycles freed
-// blocks, once told to keep them. By default glibc serves blocks above 128 KiB with fresh mmap()s
-// and returns freed memory to the system, so every activation of every training step would pay
-// page faults that cost more than a depthwise convolution. Raising the mmap and trim thresholds
-// keeps large blocks in the heap for reuse.
+// Aligned host memory with current/peak accounting, caching large blocks.
+//
+// A training step allocates the same large activations every iteration. Left to glibc, blocks
+// above its mmap threshold come from fresh mmap()s whose page faults cost more than a depthwise
+// convolution; and keeping them in glibc's heap instead fragments it until malloc itself dominates.
+// So blocks of kCacheFrom bytes or more are rounded up to whole pages and, when freed, kept in a
+// free list per rounded size, to be handed out again for the next request of that size. Small
+// blocks go straight to glibc, which recycles them well. The cache is returned to the system when
+// an allocation fails, and its size is bounded by kMaxCachedBytes.
 class CpuAllocator final : public Allocator {
  public:
-  CpuAllocator() {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest glibc accepts on 64-bit systems
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  }
-
   void* allocate(std::size_t nbytes) override {
     if (nbytes == 0) return nullptr;
-    const std::size_t rounded = (nbytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
-    void* pointer = std::aligned_alloc(kCpuAlignment, rounded);
+    const std::size_t rounded = round(nbytes);
+    void* pointer = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      record_allocation(nbytes);
+      if (rounded >= kCacheFrom) {
+        auto it = free_.find(rounded);
+        if (it != free_.end() && !it->second.empty()) {
+          pointer = it->second.back();
+          it->second.pop_back();
+          cached_bytes_ -= rounded;
+          return pointer;
+        }
+      }
+    }
+    pointer = std::aligned_alloc(kCpuAlignment, rounded);
     if (pointer == nullptr) {
+      release_cache();
+      pointer = std::aligned_alloc(kCpuAlignment, rounded);
+    }
+    if (pointer == nullptr) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      current_ -= static_cast<std::int64_t>(nbytes);
       throw RuntimeError("cpu allocator: out of memory allocating " + std::to_string(nbytes) +
-                         " bytes");
+                         " bytes (" + std::to_string(current_) + " bytes in use)");
     }
-    const std::int64_t now = current_.fetch_add(static_cast<std::int64_t>(nbytes)) +
-                             static_cast<std::int64_t>(nbytes);
-    std::int64_t peak = peak_.load();
-    while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
-    }
-    allocations_.fetch_add(1);
+    std::lock_guard<std::mutex> lock(mutex_);
+    reserved_ += static_cast<std::int64_t>(rounded);
     return pointer;
   }
 
   void deallocate(void* pointer, std::size_t nbytes) override {
     if (pointer == nullptr) return;
+    const std::size_t rounded = round(nbytes);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      current_ -= static_cast<std::int64_t>(nbytes);
+      if (rounded >= kCacheFrom && cached_bytes_ + rounded <= kMaxCachedBytes) {
+        free_[rounded].push_back(pointer);
+        cached_bytes_ += rounded;
+        return;
+      }
+      reserved_ -= static_cast<std::int64_t>(rounded);
+    }
     std::free(pointer);
-    current_.fetch_sub(static_cast<std::int64_t>(nbytes));
   }
 
   MemoryStats stats() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
     MemoryStats stats;
-    stats.current_bytes = current_.load();
-    stats.peak_bytes = peak_.load();
-    stats.reserved_bytes = stats.current_bytes;
-    stats.allocations = allocations_.load();
+    stats.current_bytes = current_;
+    stats.peak_bytes = peak_;
+    stats.reserved_bytes = reserved_;
+    stats.allocations = allocations_;
     return stats;
   }
 
-  void reset_peak() override { peak_.store(current_.load()); }
+  void reset_peak() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    peak_ = current_;
+  }
 
  private:
-  std::atomic<std::int64_t> current_{0};
-  std::atomic<std::int64_t> peak_{0};
-  std::atomic<std::int64_t> allocations_{0};
+  static constexpr std::size_t kCacheFrom = 256 * 1024;
+  static constexpr std::size_t kPage = 4096;
+  static constexpr std::size_t kMaxCachedBytes = std::size_t{8} << 30;
+
+  static std::size_t round(std::size_t nbytes) {
+    const std::size_t unit = nbytes >= kCacheFrom ? kPage : kCpuAlignment;
+    return (nbytes + unit - 1) / unit * unit;
+  }
+
+  void record_allocation(std::size_t nbytes) {
+    current_ += static_cast<std::int64_t>(nbytes);
+    if (current_ > peak_) peak_ = current_;
+    ++allocations_;
+  }
+
+  void release_cache() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [size, blocks] : free_) {
+      for (void* block : blocks) std::free(block);
+      reserved_ -= static_cast<std::int64_t>(size * blocks.size());
+    }
+    free_.clear();
+    cached_bytes_ = 0;
+  }
+
+  mutable std::mutex mutex_;
+  std::map<std::size_t, std::vector<void*>> free_;
+  std::size_t cached_bytes_ = 0;
+  std::int64_t current_ = 0;
+  std::int64_t peak_ = 0;
+  std::int64_t reserved_ = 0;
+  std::int64_t allocations_ = 0;
 };
 
 }  // namespace
