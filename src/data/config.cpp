@@ -100,6 +100,8 @@ std::shared_ptr<Dataset> make_dataset(const DataConfig& config, const std::strin
     throw UserError(prefix + "data.classes is " + std::to_string(config.classes) + " but " +
                     dataset->describe() + " has " + std::to_string(dataset->classes()));
   }
+  const std::int64_t limit = split == "train" ? config.train_limit : config.val_limit;
+  if (limit > 0 && limit < dataset->size()) dataset = std::make_shared<PrefixDataset>(dataset, limit);
   return dataset;
 }
 

@@ -212,7 +212,7 @@ Normalization parse_normalize(const YamlReader& section, std::int64_t channels) 
 DataConfig parse_data_config(const YamlReader& section) {
   section.check_keys({"format", "root", "train", "val", "classes", "channels", "cifar100_labels",
                       "batch_size", "eval_batch_size", "workers", "prefetch_batches",
-                      "max_bad_fraction", "pin_memory", "normalize", "augment", "eval"});
+                      "train_limit", "val_limit", "max_bad_fraction", "pin_memory", "normalize", "augment", "eval"});
   DataConfig config;
   config.format = choice(section, "format", config.format,
                          {"image_folder", "list", "idx", "cifar10", "cifar100"});
@@ -243,6 +243,8 @@ DataConfig parse_data_config(const YamlReader& section) {
   config.workers = static_cast<int>(integer_in(section, "workers", config.workers, 0, 256));
   config.prefetch_batches =
       static_cast<int>(integer_in(section, "prefetch_batches", config.prefetch_batches, 1, 1024));
+  config.train_limit = integer_in(section, "train_limit", 0, 0, INT64_MAX);
+  config.val_limit = integer_in(section, "val_limit", 0, 0, INT64_MAX);
   config.max_bad_fraction =
       number_in(section, "max_bad_fraction", config.max_bad_fraction, 0.0, 1.0);
   config.pin_memory = section.boolean("pin_memory", config.pin_memory);

@@ -26,6 +26,10 @@ struct DataConfig {
   std::int64_t channels = 3;             // 1 (gray) or 3 (RGB); idx defaults to 1
   std::string cifar100_labels = "fine";  // fine | coarse
 
+  // Use only the first N samples of a split (0: all): smoke tests and quick experiments.
+  std::int64_t train_limit = 0;
+  std::int64_t val_limit = 0;
+
   std::int64_t batch_size = 32;      // per rank
   std::int64_t eval_batch_size = 0;  // 0: batch_size
   int workers = 2;

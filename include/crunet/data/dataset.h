@@ -26,6 +26,22 @@ class Dataset {
   virtual std::vector<std::string> class_names() const { return {}; }
 };
 
+// The first `count` samples of another dataset (data.train_limit / data.val_limit).
+class PrefixDataset : public Dataset {
+ public:
+  PrefixDataset(std::shared_ptr<const Dataset> dataset, std::int64_t count);
+  std::int64_t size() const override { return count_; }
+  Example get(std::int64_t index) const override;
+  std::int64_t classes() const override { return dataset_->classes(); }
+  std::string describe() const override;
+  std::string sample_name(std::int64_t index) const override { return dataset_->sample_name(index); }
+  std::vector<std::string> class_names() const override { return dataset_->class_names(); }
+
+ private:
+  std::shared_ptr<const Dataset> dataset_;
+  std::int64_t count_;
+};
+
 // One sub-folder per class under `root`, the classes sorted by name, the images of a class sorted
 // by file name. Files whose extension is not an image's (.jpg .jpeg .png .bmp .ppm .pgm .pbm
 // .webp .tif .tiff, any case) and hidden files are left out, with one warning that counts them.
