@@ -6,4 +6,6 @@
 #include "crunet/models.h"
 #include "crunet/nn.h"
 #include "crunet/ops.h"
+#include "crunet/optim.h"
+#include "crunet/train.h"
 #include "crunet/version.h"

@@ -44,8 +44,11 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Zoo, PublishedSizesWithinOnePercent) {
   // Model files of float32 weights, in MiB as the paper's release lists them.
-  for (auto [name, mib] : {std::pair<const char*, double>{"crunet56_136x1d", 98},
-                           std::pair<const char*, double>{"crunet116_wide", 318}}) {
+  for (auto [name, mib] : {std::pair<const char*, double>{"crunet56", 98},
+                           std::pair<const char*, double>{"crunet56_136x1d", 98},
+                           std::pair<const char*, double>{"crunet116", 168},
+                           std::pair<const char*, double>{"crunet116_wide", 318},
+                           std::pair<const char*, double>{"crunet116_places365", 163}}) {
     const double size = nn::count_parameters(*models::build(name)) * 4 / 1048576.0;
     EXPECT_NEAR(size, mib, mib * 0.01) << name;
   }

@@ -1,0 +1,38 @@
+#pragma once
+// Checkpoints: one safetensors file holding the model's weights and BN statistics ("model.<name>"),
+// the optimiser's momentum buffers ("optim.momentum.<name>"), and in the metadata the trainer state
+// (JSON), the resolved config (YAML) and a CRC-32 of the tensor bytes. Written atomically
+// (temporary file, fsync, rename), so that no crash leaves a broken newest checkpoint.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "crunet/nn/module.h"
+#include "crunet/optim/sgd.h"
+#include "crunet/train/state.h"
+
+namespace crunet::train {
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const optim::SGD& optimizer,
+                     const TrainerState& state, const std::string& config_yaml);
+
+// Restores model, optimiser and state; throws UserError naming the file for a file that is
+// corrupt (checksum), truncated, or does not fit the model.
+TrainerState load_checkpoint(const std::string& path, nn::Module& model, optim::SGD& optimizer);
+
+// Checks a checkpoint file without loading it into anything: its format and its checksum.
+void verify_checkpoint(const std::string& path);
+
+// The checkpoints of a folder, newest (highest step) first.
+std::vector<std::string> list_checkpoints(const std::string& folder);
+// The newest checkpoint that verifies, warning through `warn` about each newer one that does not;
+// "" when there is none.
+std::string latest_valid_checkpoint(const std::string& folder,
+                                    const std::function<void(const std::string&)>& warn);
+// "checkpoint-000001234.safetensors" in `folder`.
+std::string checkpoint_path(const std::string& folder, std::int64_t global_step);
+
+// Reads the weights of a model from a weights file or a checkpoint (its "model." tensors).
+void load_model_weights(const std::string& path, nn::Module& model);
+
+}  // namespace crunet::train

@@ -1,0 +1,45 @@
+#pragma once
+// A training config: which model, which data, the optimiser, the schedule and the loop. Every key,
+// its type, default and meaning is listed in docs/config.md. Loading checks every key; mistakes
+// are crunet::UserError naming the file, the line and the key, before any work starts.
+#include <string>
+#include <vector>
+
+#include "crunet/data/config.h"
+#include "crunet/models/spec.h"
+#include "crunet/optim/schedule.h"
+#include "crunet/optim/sgd.h"
+
+namespace crunet::train {
+
+struct LoopOptions {
+  std::int64_t epochs = 10;
+  std::int64_t accumulate = 1;       // micro-batches per update (global batch =
+                                     // data.batch_size x accumulate x processes)
+  std::uint64_t seed = 0;
+  std::string device = "cpu";        // cpu, cuda, cuda:N
+  std::int64_t threads = 0;          // OpenMP threads for the CPU backend; 0 = all cores
+  float label_smoothing = 0.0f;
+  std::int64_t log_every = 50;       // steps between metric lines
+  std::int64_t eval_every = 1;       // epochs between validations
+  std::int64_t checkpoint_every = 0; // updates between checkpoints; 0 = at the end of each epoch
+  std::int64_t keep_checkpoints = 3;
+};
+
+struct TrainConfig {
+  std::string path;                  // the config file
+  std::string resolved_yaml;         // the config after --set overrides, as run
+  models::ModelSpec model;
+  data::DataConfig data;
+  optim::SGDOptions optimizer;
+  optim::ScheduleOptions schedule;
+  LoopOptions loop;
+  std::string output_dir;            // default runs/<config file stem>
+};
+
+// Loads a config. `overrides` are "key.path=value" (YAML scalars or flow values); an unknown path
+// is an error naming the closest key.
+TrainConfig load_train_config(const std::string& path,
+                              const std::vector<std::string>& overrides = {});
+
+}  // namespace crunet::train

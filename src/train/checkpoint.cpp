@@ -1,0 +1,201 @@
+#include "crunet/train/checkpoint.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+
+#include <nlohmann/json.hpp>
+#include <zlib.h>
+
+#include "crunet/core/safetensors.h"
+
+namespace crunet::train {
+namespace {
+
+namespace fs = std::filesystem;
+const char* kModelPrefix = "model.";
+const char* kOptimPrefix = "optim.";
+
+std::string crc32_of(const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (const auto& [name, tensor] : tensors) {
+    const Tensor host = tensor.to(Device::cpu()).contiguous();
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(name.data()), static_cast<uInt>(name.size()));
+    const auto* bytes = static_cast<const Bytef*>(host.data_ptr());
+    std::size_t left = host.nbytes();
+    while (left > 0) {  // crc32 takes a uInt length
+      const uInt chunk = static_cast<uInt>(std::min<std::size_t>(left, 1u << 30));
+      crc = crc32(crc, bytes, chunk);
+      bytes += chunk;
+      left -= chunk;
+    }
+  }
+  return std::to_string(crc);
+}
+
+nlohmann::json state_to_json(const TrainerState& s) {
+  nlohmann::json history = nlohmann::json::array();
+  for (const EpochRecord& r : s.history) {
+    history.push_back({{"epoch", r.epoch}, {"train_loss", r.train_loss}, {"train_top1", r.train_top1},
+                       {"val_loss", r.val_loss}, {"val_top1", r.val_top1}, {"val_top5", r.val_top5},
+                       {"lr", r.lr}, {"images_per_s", r.images_per_s}, {"seconds", r.seconds}});
+  }
+  return {{"epoch", s.epoch}, {"step_in_epoch", s.step_in_epoch}, {"global_step", s.global_step},
+          {"epoch_loss_sum", s.epoch_loss_sum}, {"epoch_correct", s.epoch_correct},
+          {"epoch_seen", s.epoch_seen}, {"epoch_seconds", s.epoch_seconds},
+          {"generator_state", s.generator_state}, {"schedule_state", s.schedule_state},
+          {"history", history}};
+}
+
+TrainerState state_from_json(const nlohmann::json& j) {
+  TrainerState s;
+  s.epoch = j.at("epoch").get<std::int64_t>();
+  s.step_in_epoch = j.at("step_in_epoch").get<std::int64_t>();
+  s.global_step = j.at("global_step").get<std::int64_t>();
+  s.epoch_loss_sum = j.at("epoch_loss_sum").get<double>();
+  s.epoch_correct = j.at("epoch_correct").get<std::int64_t>();
+  s.epoch_seen = j.at("epoch_seen").get<std::int64_t>();
+  s.epoch_seconds = j.at("epoch_seconds").get<double>();
+  s.generator_state = j.at("generator_state").get<std::string>();
+  s.schedule_state = j.at("schedule_state").get<std::string>();
+  for (const auto& r : j.at("history")) {
+    EpochRecord e;
+    e.epoch = r.at("epoch").get<std::int64_t>();
+    e.train_loss = r.at("train_loss").get<double>();
+    e.train_top1 = r.at("train_top1").get<double>();
+    e.val_loss = r.at("val_loss").get<double>();
+    e.val_top1 = r.at("val_top1").get<double>();
+    e.val_top5 = r.at("val_top5").get<double>();
+    e.lr = r.at("lr").get<double>();
+    e.images_per_s = r.at("images_per_s").get<double>();
+    e.seconds = r.at("seconds").get<double>();
+    s.history.push_back(e);
+  }
+  return s;
+}
+
+bool is_checkpoint(const SafetensorsFile& file) {
+  auto format = file.metadata.find("format");
+  return format != file.metadata.end() && format->second == "crunet-checkpoint";
+}
+
+void check_checksum(const SafetensorsFile& file) {
+  auto crc = file.metadata.find("crc32");
+  if (crc == file.metadata.end() || crc->second != crc32_of(file.tensors)) {
+    throw UserError(file.path + ": checksum mismatch: the checkpoint is corrupt");
+  }
+}
+
+// Reads a checkpoint and checks its format and checksum.
+SafetensorsFile read_verified(const std::string& path) {
+  SafetensorsFile file = load_safetensors(path);
+  if (!is_checkpoint(file)) {
+    throw UserError(path + ": not a crunet checkpoint (metadata format is missing or different)");
+  }
+  check_checksum(file);
+  return file;
+}
+
+std::vector<nn::NamedTensor> with_prefix_removed(const SafetensorsFile& file,
+                                                 const std::string& prefix) {
+  std::vector<nn::NamedTensor> out;
+  for (const auto& [name, tensor] : file.tensors) {
+    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), tensor);
+  }
+  return out;
+}
+
+std::int64_t step_of(const fs::path& path) {
+  const std::string stem = path.stem().string();  // checkpoint-000000123
+  const std::string digits = stem.substr(std::string("checkpoint-").size());
+  try {
+    return std::stoll(digits);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& folder, std::int64_t global_step) {
+  char name[64];
+  std::snprintf(name, sizeof name, "checkpoint-%09lld.safetensors",
+                static_cast<long long>(global_step));
+  return (fs::path(folder) / name).string();
+}
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const optim::SGD& optimizer,
+                     const TrainerState& state, const std::string& config_yaml) {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (const auto& [name, tensor] : model.state_dict()) tensors.emplace_back(kModelPrefix + name, tensor);
+  for (const auto& [name, tensor] : optimizer.state_dict()) {
+    tensors.emplace_back(kOptimPrefix + name, tensor);
+  }
+  const std::map<std::string, std::string> metadata{{"format", "crunet-checkpoint"},
+                                                    {"trainer", state_to_json(state).dump()},
+                                                    {"config", config_yaml},
+                                                    {"crc32", crc32_of(tensors)}};
+  fs::create_directories(fs::path(path).parent_path());
+  save_safetensors(path, tensors, metadata);
+}
+
+void verify_checkpoint(const std::string& path) { read_verified(path); }
+
+TrainerState load_checkpoint(const std::string& path, nn::Module& model, optim::SGD& optimizer) {
+  const SafetensorsFile file = read_verified(path);
+  TrainerState state;
+  try {
+    state = state_from_json(nlohmann::json::parse(file.metadata.at("trainer")));
+  } catch (const std::exception& e) {
+    throw UserError(path + ": unreadable trainer state: " + e.what());
+  }
+  try {
+    model.load_state_dict(with_prefix_removed(file, kModelPrefix));
+    optimizer.load_state_dict(with_prefix_removed(file, kOptimPrefix));
+  } catch (const ValueError& e) {
+    throw UserError(path + ": the checkpoint does not fit this model: " + e.what());
+  }
+  return state;
+}
+
+std::vector<std::string> list_checkpoints(const std::string& folder) {
+  std::vector<std::pair<std::int64_t, std::string>> found;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const fs::path& p = entry.path();
+    if (p.extension() == ".safetensors" && p.stem().string().rfind("checkpoint-", 0) == 0 &&
+        step_of(p) >= 0) {
+      found.emplace_back(step_of(p), p.string());
+    }
+  }
+  std::sort(found.rbegin(), found.rend());
+  std::vector<std::string> paths;
+  for (auto& entry : found) paths.push_back(entry.second);
+  return paths;
+}
+
+std::string latest_valid_checkpoint(const std::string& folder,
+                                    const std::function<void(const std::string&)>& warn) {
+  for (const std::string& path : list_checkpoints(folder)) {
+    try {
+      verify_checkpoint(path);
+      return path;
+    } catch (const Error& e) {
+      warn(std::string(e.what()) + "; falling back to an older checkpoint");
+    }
+  }
+  return "";
+}
+
+void load_model_weights(const std::string& path, nn::Module& model) {
+  const SafetensorsFile file = load_safetensors(path);
+  const bool checkpoint = is_checkpoint(file);
+  if (checkpoint) check_checksum(file);
+  try {
+    model.load_state_dict(checkpoint ? with_prefix_removed(file, kModelPrefix) : file.tensors);
+  } catch (const ValueError& e) {
+    throw UserError(path + ": weights do not fit the model: " + e.what());
+  }
+}
+
+}  // namespace crunet::train

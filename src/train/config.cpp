@@ -1,0 +1,180 @@
+#include "crunet/train/config.h"
+
+#include <filesystem>
+#include <sstream>
+
+#include "config/yaml_reader.h"
+#include "crunet/core/device.h"
+#include "crunet/core/error.h"
+#include "data/data_config_parse.h"
+#include "models/spec_parse.h"
+
+namespace crunet::train {
+namespace {
+
+namespace fs = std::filesystem;
+using config::YamlReader;
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  std::string part;
+  while (std::getline(stream, part, separator)) parts.push_back(part);
+  return parts;
+}
+
+// Applies "a.b.c=value" to the document; the path must name a key that exists or whose parent map
+// exists (so that optional keys can be set).
+void apply_override(YAML::Node document, const std::string& path, const std::string& text) {
+  const std::size_t equals = text.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    throw UserError("--set '" + text + "': expected key.path=value");
+  }
+  const std::vector<std::string> keys = split(text.substr(0, equals), '.');
+  const std::string value_text = text.substr(equals + 1);
+  YAML::Node value = config::parse_yaml(value_text.empty() ? "''" : value_text, "--set " + text);
+  std::vector<YAML::Node> chain{document};
+  for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
+    YAML::Node next = chain.back()[keys[i]];
+    if (!next || !next.IsMap()) {
+      std::vector<std::string> known;
+      for (const auto& entry : chain.back()) known.push_back(entry.first.as<std::string>());
+      const std::string hint = config::closest_match(keys[i], known);
+      throw UserError("--set " + text + ": " + path + " has no section '" + keys[i] + "'" +
+                      (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+    chain.push_back(next);
+  }
+  chain.back()[keys.back()] = value;
+}
+
+optim::SGDOptions parse_optimizer(const YamlReader& r) {
+  r.check_keys({"lr", "momentum", "nesterov", "weight_decay", "decay_norm_and_bias"});
+  optim::SGDOptions o;
+  o.lr = r.number("lr", o.lr);
+  o.momentum = r.number("momentum", o.momentum);
+  o.nesterov = r.boolean("nesterov", o.nesterov);
+  o.weight_decay = r.number("weight_decay", o.weight_decay);
+  o.decay_norm_and_bias = r.boolean("decay_norm_and_bias", o.decay_norm_and_bias);
+  if (!(o.lr > 0)) r.fail("lr", "must be positive, got " + std::to_string(o.lr));
+  if (!(o.momentum >= 0 && o.momentum < 1)) r.fail("momentum", "must be in [0, 1)");
+  if (!(o.weight_decay >= 0)) r.fail("weight_decay", "must not be negative");
+  if (o.nesterov && o.momentum == 0) r.fail("nesterov", "Nesterov momentum needs momentum > 0");
+  return o;
+}
+
+optim::ScheduleOptions parse_schedule(const YamlReader& r, double base_lr, double epochs) {
+  r.check_keys({"type", "warmup_epochs", "warmup_start", "step_epochs", "gamma", "milestones",
+                "min_lr", "patience", "threshold"});
+  optim::ScheduleOptions s;
+  s.base_lr = base_lr;
+  s.total_epochs = epochs;
+  s.type = r.text("type", s.type);
+  if (s.type != "constant" && s.type != "step" && s.type != "multistep" && s.type != "cosine" &&
+      s.type != "plateau") {
+    const std::string hint =
+        config::closest_match(s.type, {"constant", "step", "multistep", "cosine", "plateau"});
+    r.fail("type", "unknown schedule '" + s.type + "' (known: constant, step, multistep, cosine, plateau)" +
+                       (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+  }
+  s.warmup_epochs = r.number("warmup_epochs", s.warmup_epochs);
+  s.warmup_start = r.number("warmup_start", s.warmup_start);
+  s.step_epochs = r.number("step_epochs", s.step_epochs);
+  s.gamma = r.number("gamma", s.gamma);
+  s.min_lr = r.number("min_lr", s.min_lr);
+  s.patience = static_cast<int>(r.integer("patience", s.patience));
+  s.threshold = r.number("threshold", s.threshold);
+  if (r.has("milestones")) {
+    const YAML::Node list = r.node("milestones");
+    if (!list.IsSequence()) r.fail("milestones", "must be a list of epochs");
+    for (const auto& item : list) {
+      try {
+        s.milestones.push_back(item.as<double>());
+      } catch (const YAML::Exception&) {
+        r.fail("milestones", "must be a list of numbers");
+      }
+    }
+  }
+  if (!(s.warmup_epochs >= 0)) r.fail("warmup_epochs", "must not be negative");
+  if (!(s.warmup_start >= 0 && s.warmup_start <= 1)) r.fail("warmup_start", "must be in [0, 1]");
+  if (!(s.step_epochs > 0)) r.fail("step_epochs", "must be positive");
+  if (!(s.gamma > 0 && s.gamma <= 1)) r.fail("gamma", "must be in (0, 1]");
+  if (!(s.min_lr >= 0)) r.fail("min_lr", "must not be negative");
+  if (s.patience < 0) r.fail("patience", "must not be negative");
+  return s;
+}
+
+LoopOptions parse_loop(const YamlReader& r) {
+  r.check_keys({"epochs", "accumulate", "seed", "device", "threads",
+                "label_smoothing", "log_every", "eval_every", "checkpoint_every",
+                "keep_checkpoints"});
+  LoopOptions o;
+  o.epochs = r.integer("epochs", o.epochs);
+  o.accumulate = r.integer("accumulate", o.accumulate);
+  o.seed = static_cast<std::uint64_t>(r.integer("seed", 0));
+  o.device = r.text("device", o.device);
+  o.threads = r.integer("threads", o.threads);
+  o.label_smoothing = static_cast<float>(r.number("label_smoothing", o.label_smoothing));
+  o.log_every = r.integer("log_every", o.log_every);
+  o.eval_every = r.integer("eval_every", o.eval_every);
+  o.checkpoint_every = r.integer("checkpoint_every", o.checkpoint_every);
+  o.keep_checkpoints = r.integer("keep_checkpoints", o.keep_checkpoints);
+  if (o.epochs <= 0) r.fail("epochs", "must be a positive integer");
+  if (o.accumulate <= 0) r.fail("accumulate", "must be a positive integer");
+  if (r.integer("seed", 0) < 0) r.fail("seed", "must not be negative");
+  try {
+    Device::parse(o.device);
+  } catch (const ValueError& e) {
+    r.fail("device", e.what());
+  }
+  if (o.threads < 0) r.fail("threads", "must not be negative");
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) r.fail("label_smoothing", "must be in [0, 1)");
+  if (o.log_every <= 0) r.fail("log_every", "must be a positive integer");
+  if (o.eval_every <= 0) r.fail("eval_every", "must be a positive integer");
+  if (o.checkpoint_every < 0) r.fail("checkpoint_every", "must not be negative");
+  if (o.keep_checkpoints <= 0) r.fail("keep_checkpoints", "must be a positive integer");
+  return o;
+}
+
+models::ModelSpec parse_model(const YamlReader& top, const std::string& path) {
+  const YAML::Node model = top.node("model");
+  if (!model) top.fail("model", "missing required key 'model' (a zoo name, a file, or a spec)");
+  if (model.IsMap()) return models::parse_model_spec(top.map("model"));
+  const std::string name = top.text("model");
+  const fs::path relative = fs::path(path).parent_path() / name;
+  try {
+    return models::load_model_spec(fs::is_regular_file(relative) ? relative.string() : name);
+  } catch (const UserError& e) {
+    top.fail("model", e.what());
+  }
+}
+
+}  // namespace
+
+TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides) {
+  YAML::Node document = config::load_yaml_file(path);
+  for (const std::string& text : overrides) apply_override(document, path, text);
+  const YamlReader top(document, path);
+  top.check_keys({"model", "data", "optim", "schedule", "train", "output"});
+  TrainConfig config;
+  config.path = path;
+  std::ostringstream resolved;
+  resolved << document;
+  config.resolved_yaml = resolved.str() + "\n";
+  config.model = parse_model(top, path);
+  config.data = data::parse_data_config(top.map("data"));
+  const YAML::Node empty_map = YAML::Load("{}");
+  auto section = [&](const char* key) {
+    return top.has(key) ? top.map(key) : YamlReader(empty_map, path, key);
+  };
+  config.optimizer = parse_optimizer(section("optim"));
+  config.loop = parse_loop(section("train"));
+  config.schedule = parse_schedule(section("schedule"), config.optimizer.lr,
+                                   static_cast<double>(config.loop.epochs));
+  const YamlReader output = section("output");
+  output.check_keys({"dir"});
+  config.output_dir = output.text("dir", "runs/" + fs::path(path).stem().string());
+  return config;
+}
+
+}  // namespace crunet::train

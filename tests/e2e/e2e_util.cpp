@@ -1,0 +1,85 @@
+#include "e2e_util.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace crunet::e2e {
+
+RunResult run_tool(const std::string& tool, const std::vector<std::string>& arguments) {
+  std::string command = std::string(CRUNET_TOOLS_DIR) + "/" + tool;
+  for (const std::string& argument : arguments) command += " '" + argument + "'";
+  command += " 2>&1";
+  RunResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  std::size_t read;
+  while ((read = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), read);
+  const int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::string fresh_folder(const std::string& name) {
+  const auto folder = std::filesystem::temp_directory_path() / ("crunet_e2e_" + name);
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  return folder.string();
+}
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string tiny_fashion_config(const std::string& output_dir, int epochs) {
+  return R"(model:
+  name: tiny_fashion
+  input: {channels: 1, size: 28}
+  classes: 10
+  stem: {type: small, width: 8, stride: 2}
+  stages:
+    - {unit: res, units: 1, width: 16, bottleneck: 8, groups: 2, stride: 1}
+    - {unit: cru, units: 2, width: 32, bottleneck: 16, share: 2, stride: 2}
+data:
+  format: idx
+  root: /usr/share/datasets/fashion-mnist
+  train_limit: 4000
+  val_limit: 500
+  batch_size: 50
+  eval_batch_size: 100
+  workers: 1
+  normalize: {mean: [72.94], scale: [0.01133]}
+  augment: {crop: pad_random, pad: 2, flip: true, hsl: false, size: 28}
+  eval: {resize: 0, size: 0}
+optim: {lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.0001}
+schedule: {type: cosine}
+train:
+  epochs: )" + std::to_string(epochs) + R"(
+  seed: 3
+  threads: 2
+  log_every: 5
+output:
+  dir: )" + output_dir + "\n";
+}
+
+std::vector<std::string> epoch_records(const std::string& run_folder) {
+  std::vector<std::string> records;
+  std::istringstream lines(read_file(run_folder + "/metrics.jsonl"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("\"kind\":\"epoch\"") != std::string::npos) records.push_back(line);
+  }
+  return records;
+}
+
+}  // namespace crunet::e2e

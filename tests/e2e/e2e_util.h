@@ -1,0 +1,27 @@
+#pragma once
+// Helpers for tests that run the real programs (crunet-train, crunet-eval) on small configs.
+#include <string>
+#include <vector>
+
+namespace crunet::e2e {
+
+struct RunResult {
+  int status = -1;     // exit status, or 128 + signal
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a program from the build's tools folder with arguments; waits for it.
+RunResult run_tool(const std::string& tool, const std::vector<std::string>& arguments);
+
+// A fresh empty folder under the temp directory.
+std::string fresh_folder(const std::string& name);
+void write_file(const std::string& path, const std::string& text);
+std::string read_file(const std::string& path);
+
+// A training config on the first images of Debian's Fashion-MNIST with a tiny CRU-Net.
+std::string tiny_fashion_config(const std::string& output_dir, int epochs);
+
+// The `kind: epoch` records of a run's metrics.jsonl, as JSON text lines.
+std::vector<std::string> epoch_records(const std::string& run_folder);
+
+}  // namespace crunet::e2e

@@ -1,0 +1,252 @@
+// The programs end to end on small Fashion-MNIST subsets: learning, evaluation, checkpoints,
+// SIGTERM and exact resume, bad configs, a diverging loss, ten-crop evaluation.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "crunet/crunet.h"
+#include "e2e_util.h"
+
+namespace crunet::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// One short training run shared by the tests that only read its results.
+class TrainedRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    folder_ = new std::string(fresh_folder("trained"));
+    config_ = new std::string(*folder_ + "/config.yaml");
+    write_file(*config_, tiny_fashion_config(*folder_ + "/run", 2));
+    result_ = new RunResult(run_tool("crunet-train", {"--config", *config_}));
+  }
+  static void TearDownTestSuite() {
+    delete folder_;
+    delete config_;
+    delete result_;
+  }
+  static std::string* folder_;
+  static std::string* config_;
+  static RunResult* result_;
+};
+std::string* TrainedRun::folder_ = nullptr;
+std::string* TrainedRun::config_ = nullptr;
+RunResult* TrainedRun::result_ = nullptr;
+
+TEST_F(TrainedRun, LossFallsAndAccuracyBeatsChanceByFar) {
+  ASSERT_EQ(result_->status, 0) << result_->output;
+  const std::vector<std::string> epochs = epoch_records(*folder_ + "/run");
+  ASSERT_EQ(epochs.size(), 2u);
+  const json first = json::parse(epochs[0]), last = json::parse(epochs[1]);
+  EXPECT_LT(last["train_loss"].get<double>(), first["train_loss"].get<double>());
+  EXPECT_GT(last["val_top1"].get<double>(), 0.6);  // chance is 0.1
+  for (const char* file : {"config.yaml", "train.log", "metrics.jsonl", "curves.svg",
+                           "model.safetensors"}) {
+    EXPECT_TRUE(fs::is_regular_file(*folder_ + "/run/" + file)) << file;
+  }
+  EXPECT_NE(read_file(*folder_ + "/run/curves.svg").find("<polyline"), std::string::npos);
+  EXPECT_FALSE(train::list_checkpoints(*folder_ + "/run/checkpoints").empty());
+}
+
+TEST_F(TrainedRun, EvalOfTheSavedWeightsReproducesTheTrainersValidation) {
+  ASSERT_EQ(result_->status, 0) << result_->output;
+  const json last = json::parse(epoch_records(*folder_ + "/run").back());
+  for (const std::string weights :
+       {*folder_ + "/run/model.safetensors",
+        train::list_checkpoints(*folder_ + "/run/checkpoints").front()}) {
+    const std::string out = *folder_ + "/eval.json";
+    const RunResult eval =
+        run_tool("crunet-eval", {"--config", *config_, "--weights", weights, "--json", out});
+    ASSERT_EQ(eval.status, 0) << eval.output;
+    const json result = json::parse(read_file(out));
+    EXPECT_EQ(result["samples"].get<int>(), 500);
+    EXPECT_EQ(result["top1"].get<double>(), last["val_top1"].get<double>()) << weights;
+    EXPECT_EQ(result["top5"].get<double>(), last["val_top5"].get<double>()) << weights;
+    EXPECT_NEAR(result["top1_error"].get<double>(), 1 - last["val_top1"].get<double>(), 1e-12);
+  }
+}
+
+// Starts crunet-train in the background; returns its pid.
+pid_t start_training(const std::vector<std::string>& arguments, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string program = std::string(CRUNET_TOOLS_DIR) + "/crunet-train";
+    std::vector<char*> argv{const_cast<char*>(program.c_str())};
+    for (const std::string& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    FILE* out = fopen(log.c_str(), "w");
+    dup2(fileno(out), 1);
+    dup2(fileno(out), 2);
+    execv(program.c_str(), argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+TEST(Resume, SigtermMidEpochThenResumeGivesTheUninterruptedWeights) {
+  const std::string folder = fresh_folder("resume");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/unused", 2));
+  const std::vector<std::string> common{"--config", config, "--set", "data.train_limit=6000"};
+
+  std::vector<std::string> straight = common;
+  straight.insert(straight.end(), {"--output", folder + "/straight"});
+  const RunResult uninterrupted = run_tool("crunet-train", straight);
+  ASSERT_EQ(uninterrupted.status, 0) << uninterrupted.output;
+
+  std::vector<std::string> stopped = common;
+  stopped.insert(stopped.end(), {"--output", folder + "/stopped"});
+  const pid_t pid = start_training(stopped, folder + "/stopped.log");
+  // Wait for the first progress record of epoch 1, then stop the run mid-epoch.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (read_file(folder + "/stopped/metrics.jsonl").find("\"kind\":\"step\"") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << read_file(folder + "/stopped.log");
+  EXPECT_EQ(WEXITSTATUS(status), 0) << read_file(folder + "/stopped.log");
+  EXPECT_NE(read_file(folder + "/stopped.log").find("stopped by a signal"), std::string::npos);
+  EXPECT_FALSE(fs::exists(folder + "/stopped/model.safetensors"));
+  const std::vector<std::string> checkpoints = train::list_checkpoints(folder + "/stopped/checkpoints");
+  ASSERT_FALSE(checkpoints.empty());
+  const SafetensorsFile newest = load_safetensors(checkpoints.front());
+  const json state = json::parse(newest.metadata.at("trainer"));
+  EXPECT_EQ(state["epoch"].get<int>(), 0) << "stopped in the first epoch";
+  EXPECT_GT(state["step_in_epoch"].get<int>(), 0);
+  EXPECT_LT(state["step_in_epoch"].get<int>(), 120);
+
+  std::vector<std::string> resumed = stopped;
+  resumed.insert(resumed.end(), {"--resume", "auto"});
+  const RunResult resume = run_tool("crunet-train", resumed);
+  ASSERT_EQ(resume.status, 0) << resume.output;
+  EXPECT_NE(resume.output.find("resumed from"), std::string::npos) << resume.output;
+
+  const SafetensorsFile a = load_safetensors(folder + "/straight/model.safetensors");
+  const SafetensorsFile b = load_safetensors(folder + "/stopped/model.safetensors");
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (std::size_t i = 0; i < a.tensors.size(); ++i) {
+    EXPECT_EQ(a.tensors[i].first, b.tensors[i].first);
+    EXPECT_EQ(a.tensors[i].second.to_vector(), b.tensors[i].second.to_vector()) << a.tensors[i].first;
+  }
+}
+
+TEST(BadInput, ConfigMistakesExitWithStatusTwoNamingFileLineAndKey) {
+  const std::string folder = fresh_folder("bad");
+  const std::string config = folder + "/config.yaml";
+  std::string text = tiny_fashion_config(folder + "/run", 1);
+  text.replace(text.find("  seed: 3"), 9, "  sed: 3");
+  write_file(config, text);
+  RunResult run = run_tool("crunet-train", {"--config", config});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("config.yaml:24: train.sed: unknown key 'sed'; did you mean 'seed'?"),
+            std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(folder + "/run")) << "nothing may start before the config is checked";
+
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  run = run_tool("crunet-train", {"--config", config, "--set", "optim.lr=-0.1"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("optim.lr: must be positive"), std::string::npos) << run.output;
+  run = run_tool("crunet-train", {"--config", config, "--set", "data.batch_size=0"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("data.batch_size"), std::string::npos) << run.output;
+  run = run_tool("crunet-train", {"--config", folder + "/missing.yaml"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  run = run_tool("crunet-train", {"--config", config, "--set", "data.root=/nonexistent"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("/nonexistent"), std::string::npos) << run.output;
+  run = run_tool("crunet-eval", {"--config", config, "--weights", config});
+  EXPECT_EQ(run.status, 2) << run.output;
+}
+
+TEST(BadInput, DivergingLossStopsAndLeavesTheLastGoodCheckpoint) {
+  const std::string folder = fresh_folder("nan");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  const RunResult run = run_tool("crunet-train", {"--config", config, "--set", "optim.lr=1e15",
+                                                  "--set", "schedule.type=constant", "--set",
+                                                  "train.checkpoint_every=1"});
+  EXPECT_EQ(run.status, 1) << run.output;
+  EXPECT_TRUE(run.output.find("NaN") != std::string::npos ||
+              run.output.find("infinite") != std::string::npos)
+      << run.output;
+  const std::vector<std::string> checkpoints = train::list_checkpoints(folder + "/run/checkpoints");
+  ASSERT_FALSE(checkpoints.empty());
+  EXPECT_NO_THROW(train::verify_checkpoint(checkpoints.front()));
+  EXPECT_NE(run.output.find(checkpoints.front()), std::string::npos) << run.output;
+}
+
+TEST(DryRun, BuildsEverythingAndTrainsNothing) {
+  const std::string folder = fresh_folder("dry");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  const RunResult run = run_tool("crunet-train", {"--config", config, "--dry-run"});
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("dry run"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(folder + "/run/model.safetensors"));
+}
+
+TEST(TenCrop, EvaluatesAnImageFolderEndToEnd) {
+  if (!data::image_files_supported()) GTEST_SKIP() << "this build has no OpenCV to write images";
+  const std::string folder = fresh_folder("tencrop");
+  // Two classes that differ in brightness; 12 training and 6 validation images each.
+  for (const char* split : {"train", "val"}) {
+    for (int label = 0; label < 2; ++label) {
+      const std::string dir = folder + "/images/" + split + "/class" + std::to_string(label);
+      fs::create_directories(dir);
+      const int count = std::string(split) == "train" ? 12 : 6;
+      for (int i = 0; i < count; ++i) {
+        data::Image image{40, 48, 3, std::vector<std::uint8_t>(40 * 48 * 3)};
+        Generator noise(static_cast<std::uint64_t>(label * 1000 + i + (split[0] == 'v') * 500));
+        for (auto& p : image.pixels) p = static_cast<std::uint8_t>((label ? 170 : 60) + noise.below(40));
+        data::write_image(dir + "/" + std::to_string(i) + ".png", image);
+      }
+    }
+  }
+  const std::string config = folder + "/config.yaml";
+  write_file(config, R"(model:
+  name: tiny_rgb
+  input: {channels: 3, size: 32}
+  classes: 2
+  stem: {type: small, width: 8, stride: 1}
+  stages:
+    - {unit: cru, units: 2, width: 16, bottleneck: 8, share: 2, stride: 2}
+data:
+  format: image_folder
+  root: )" + folder + R"(/images
+  batch_size: 8
+  workers: 2
+  augment: {crop: random_area, area: [0.5, 1.0], size: 32}
+  eval: {resize: 36, size: 32}
+optim: {lr: 0.05}
+train: {epochs: 4, log_every: 1}
+output: {dir: )" + folder + R"(/run}
+)");
+  RunResult run = run_tool("crunet-train", {"--config", config});
+  ASSERT_EQ(run.status, 0) << run.output;
+  const std::string out = folder + "/tencrop.json";
+  run = run_tool("crunet-eval", {"--config", config, "--weights", folder + "/run/model.safetensors",
+                                 "--ten-crop", "--json", out});
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("10-crop"), std::string::npos) << run.output;
+  const json result = json::parse(read_file(out));
+  EXPECT_EQ(result["samples"].get<int>(), 12);
+  EXPECT_TRUE(result["ten_crop"].get<bool>());
+  EXPECT_GE(result["top1"].get<double>(), 0.0);
+  EXPECT_LE(result["top1"].get<double>(), 1.0);
+  EXPECT_EQ(result["top5"].get<double>(), 1.0);  // two classes: always among the top 2
+}
+
+}  // namespace
+}  // namespace crunet::e2e

@@ -1,0 +1,100 @@
+// Training configs: every mistake is a UserError naming file, line and key, before any work.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "crunet/crunet.h"
+
+namespace crunet {
+namespace {
+
+const char* kConfig = R"(model: crunet56
+data:
+  format: idx
+  root: /usr/share/datasets/fashion-mnist
+  batch_size: 16
+optim:
+  lr: 0.1
+train:
+  epochs: 2
+)";
+
+std::string write_config(const std::string& text, const std::string& name = "config.yaml") {
+  const auto folder = std::filesystem::temp_directory_path() / "crunet_config_test";
+  std::filesystem::create_directories(folder);
+  const std::string path = (folder / name).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    train::load_train_config(write_config(text), overrides);
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  text.replace(text.find(from), from.size(), to);
+  return text;
+}
+
+TEST(TrainConfig, LoadsAndResolvesTheModel) {
+  const train::TrainConfig config = train::load_train_config(write_config(kConfig));
+  EXPECT_EQ(config.model.name, "crunet56");
+  EXPECT_EQ(config.data.batch_size, 16);
+  EXPECT_EQ(config.optimizer.lr, 0.1);
+  EXPECT_EQ(config.schedule.base_lr, 0.1);
+  EXPECT_EQ(config.loop.epochs, 2);
+  EXPECT_NE(config.output_dir.find("runs/config"), std::string::npos);
+}
+
+TEST(TrainConfig, UnknownKeyNamesTheClosest) {
+  const std::string m = error_of(replaced(kConfig, "  epochs: 2", "  epoks: 2"));
+  EXPECT_NE(m.find("config.yaml:9: train.epoks: unknown key 'epoks'; did you mean 'epochs'?"),
+            std::string::npos) << m;
+  EXPECT_NE(error_of(std::string(kConfig) + "optimiser: {}\n").find("did you mean 'optim'?"),
+            std::string::npos);
+}
+
+TEST(TrainConfig, OutOfRangeAndWrongTypes) {
+  std::string m = error_of(replaced(kConfig, "lr: 0.1", "lr: -0.1"));
+  EXPECT_NE(m.find("config.yaml:7: optim.lr: must be positive"), std::string::npos) << m;
+  m = error_of(replaced(kConfig, "batch_size: 16", "batch_size: 0"));
+  EXPECT_NE(m.find("config.yaml:5: data.batch_size"), std::string::npos) << m;
+  m = error_of(replaced(kConfig, "epochs: 2", "epochs: two"));
+  EXPECT_NE(m.find("config.yaml:9: train.epochs: must be an integer"), std::string::npos) << m;
+  m = error_of(std::string(kConfig) + "schedule: {type: cosin}\n");
+  EXPECT_NE(m.find("did you mean 'cosine'?"), std::string::npos) << m;
+  m = error_of(replaced(kConfig, "model: crunet56", "model: crunet57"));
+  EXPECT_NE(m.find("config.yaml:1: model"), std::string::npos) << m;
+  EXPECT_NE(m.find("did you mean 'crunet56'"), std::string::npos) << m;
+}
+
+TEST(TrainConfig, OverridesApplyAndAreChecked) {
+  const train::TrainConfig config =
+      train::load_train_config(write_config(kConfig), {"optim.lr=0.05", "train.seed=7"});
+  EXPECT_EQ(config.optimizer.lr, 0.05);
+  EXPECT_EQ(config.loop.seed, 7u);
+  EXPECT_NE(config.resolved_yaml.find("0.05"), std::string::npos);
+  EXPECT_NE(error_of(kConfig, {"optm.lr=0.05"}).find("did you mean 'optim'?"), std::string::npos);
+  EXPECT_NE(error_of(kConfig, {"optim.lr"}).find("expected key.path=value"), std::string::npos);
+  EXPECT_NE(error_of(kConfig, {"optim.lr=-1"}).find("optim.lr: must be positive"), std::string::npos);
+}
+
+TEST(TrainConfig, InlineModelKeepsTheDocumentsLines) {
+  const std::string text = std::string(kConfig).replace(0, 16, R"(model:
+  name: tiny
+  classes: 10
+  stages:
+    - {unit: res, units: 1, width: 8, botleneck: 4}
+)");
+  const std::string m = error_of(text);
+  EXPECT_NE(m.find("config.yaml:5: model.stages[0].botleneck"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace crunet

@@ -1,0 +1,50 @@
+// crunet-train: trains a model from a config; SIGINT/SIGTERM finish the update, write a checkpoint
+// and exit cleanly; --resume auto continues from the newest valid checkpoint.
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include "crunet/crunet.h"
+#include "crunet/data/loader.h"
+#include "crunet/train/trainer.h"
+#include "tool_main.h"
+
+namespace {
+
+// The only state a signal handler may touch.
+volatile std::sig_atomic_t stop_signal = 0;
+
+extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train a model from a config", "crunet-train"};
+  std::string config_path, resume, output;
+  std::vector<std::string> overrides;
+  bool dry_run = false;
+  app.add_option("--config", config_path, "training config (YAML)")->required()->check(CLI::ExistingFile);
+  app.add_option("--set", overrides, "override a config key: key.path=value (repeatable)");
+  app.add_option("--resume", resume, "auto (newest valid checkpoint in the run folder) or a checkpoint path");
+  app.add_option("--output", output, "run folder (default: the config's output.dir)");
+  app.add_flag("--dry-run", dry_run, "build the model and the data pipeline, report, and stop");
+  return crunet::tools::run_tool(app, argc, argv, [&] {
+    crunet::train::TrainConfig config = crunet::train::load_train_config(config_path, overrides);
+    if (!output.empty()) config.output_dir = output;
+    if (!resume.empty() && resume != "auto" && !std::filesystem::is_regular_file(resume)) {
+      throw crunet::UserError("--resume " + resume + ": no such checkpoint file");
+    }
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    crunet::train::TrainerOptions options;
+    options.resume = resume;
+    options.stop_requested = [] { return stop_signal != 0; };
+    crunet::train::Trainer trainer(std::move(config), options);
+    if (dry_run) {
+      std::cout << "dry run: model, data and run folder are ready; nothing was trained\n";
+      return 0;
+    }
+    const crunet::train::TrainResult result = trainer.run();
+    return 0;
+  });
+}
