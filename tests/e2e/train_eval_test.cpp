@@ -170,6 +170,24 @@ TEST(BadInput, ConfigMistakesExitWithStatusTwoNamingFileLineAndKey) {
   EXPECT_EQ(run.status, 2) << run.output;
 }
 
+TEST(BadInput, ModelSpecMistakesExitWithStatusTwoInCrunetInfo) {
+  const std::string folder = fresh_folder("bad_spec");
+  const std::string spec = folder + "/model.yaml";
+  write_file(spec, "name: x\nclasses: 10\nstages:\n  - {unit: res, units: 2, width: 64, bottleneck: 30, groups: 4}\n");
+  RunResult run = run_tool("crunet-info", {"--config", spec});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("model.yaml:4: stages[0].groups"), std::string::npos) << run.output;
+  run = run_tool("crunet-info", {"--config", "crunet56", "--json"});
+  EXPECT_EQ(run.status, 0) << run.output;
+  const json info = json::parse(run.output);
+  EXPECT_EQ(info["params"].get<std::int64_t>(), 25609384);
+  EXPECT_EQ(info["macs"].get<std::int64_t>(), 5634153472);
+  run = run_tool("crunet-info", {"--config", "nosuchmodel"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  run = run_tool("crunet-info", {"--bogus-flag"});
+  EXPECT_EQ(run.status, 2) << run.output;
+}
+
 TEST(BadInput, DivergingLossStopsAndLeavesTheLastGoodCheckpoint) {
   const std::string folder = fresh_folder("nan");
   const std::string config = folder + "/config.yaml";

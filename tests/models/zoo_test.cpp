@@ -124,3 +124,31 @@ TEST(Zoo, SharedW1GradientIsTheSumOverItsUnits) {
 
 }  // namespace
 }  // namespace crunet
+
+namespace crunet {
+namespace {
+
+// configs/small: for each CPU-sized data set a CRU-Net and a ResNeXt of about the same size, that
+// build and run at their input size.
+TEST(SmallConfigs, EachDataSetHasACruNetAndAResNeXtOfAboutTheSameSize) {
+  const std::string folder = std::string(CRUNET_SOURCE_DIR) + "/configs/small/";
+  for (const char* data_set : {"fashion", "cifar"}) {
+    const auto cru = models::build(folder + data_set + "_crunet.yaml");
+    const auto resnext = models::build(folder + data_set + "_resnext.yaml");
+    const double a = static_cast<double>(nn::count_parameters(*cru));
+    const double b = static_cast<double>(nn::count_parameters(*resnext));
+    EXPECT_NEAR(a / b, 1.0, 0.15) << data_set;
+    bool has_cru = false;
+    for (const auto& stage : cru->spec().stages) has_cru |= stage.unit == "cru";
+    EXPECT_TRUE(has_cru) << data_set;
+    for (const auto& network : {cru, resnext}) {
+      const auto& spec = network->spec();
+      EXPECT_EQ(network->forward(randn({2, spec.in_channels, spec.input_size, spec.input_size}, 1))
+                    .shape(),
+                (Shape{2, 10}));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace crunet
