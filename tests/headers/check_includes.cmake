@@ -1,0 +1,36 @@
+# The public headers include only each other and the C++ standard library: no private header from
+# src/, nothing of yaml-cpp, spdlog, OpenCV, nlohmann-json, oneDNN or CUDA, so that a program
+# that links the installed crunet::crunet needs none of them.
+#   cmake -DINCLUDE_DIR=<source>/include -P check_includes.cmake
+# Rules: #include "crunet/..." naming a file under include/; #include <name> where name is a
+# standard header (lower case letters and underscores, no extension, no folder).
+if(NOT INCLUDE_DIR)
+  message(FATAL_ERROR "usage: cmake -DINCLUDE_DIR=<dir> -P check_includes.cmake")
+endif()
+file(GLOB_RECURSE headers RELATIVE ${INCLUDE_DIR} ${INCLUDE_DIR}/crunet/*.h)
+list(LENGTH headers count)
+if(count EQUAL 0)
+  message(FATAL_ERROR "no public headers under ${INCLUDE_DIR}/crunet")
+endif()
+set(problems "")
+foreach(header ${headers})
+  file(STRINGS ${INCLUDE_DIR}/${header} lines REGEX "^[ \t]*#[ \t]*include")
+  foreach(line ${lines})
+    if(line MATCHES "#[ \t]*include[ \t]*\"([^\"]+)\"")
+      set(target ${CMAKE_MATCH_1})
+      if(NOT target MATCHES "^crunet/" OR NOT EXISTS ${INCLUDE_DIR}/${target})
+        string(APPEND problems "  ${header}: ${line} (not a public header)\n")
+      endif()
+    elseif(line MATCHES "#[ \t]*include[ \t]*<([^>]+)>")
+      if(NOT CMAKE_MATCH_1 MATCHES "^[a-z_]+$")
+        string(APPEND problems "  ${header}: ${line} (not a standard header)\n")
+      endif()
+    else()
+      string(APPEND problems "  ${header}: ${line} (unrecognised)\n")
+    endif()
+  endforeach()
+endforeach()
+if(problems)
+  message(FATAL_ERROR "public headers with includes outside include/crunet and the standard library:\n${problems}")
+endif()
+message(STATUS "${count} public headers include only crunet/ and standard headers")
