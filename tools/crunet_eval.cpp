@@ -1,9 +1,12 @@
 // crunet-eval: top-1 / top-5 error of trained weights on the config's validation set, with a single
 // centre crop or ten crops (four corners and the centre, and their mirrors; softmax averaged).
+// Under mpirun every process evaluates its share of the images (every image exactly once) and
+// rank 0 reports the summed counts.
 #include <omp.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -23,11 +26,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Ten-crop evaluation: for each image, the mean of the softmax over its ten crops.
+// Ten-crop evaluation: for each image, the mean of the softmax over its ten crops. Process r of
+// the group takes the images i with i % world_size == r.
 crunet::train::EvalResult evaluate_ten_crop(crunet::models::Network& model,
                                             const crunet::data::Dataset& dataset,
                                             const crunet::data::EvalTransform& transform,
-                                            std::int64_t batch_images, const crunet::Device& device) {
+                                            std::int64_t batch_images, const crunet::Device& device,
+                                            crunet::dist::ProcessGroup& group) {
   using namespace crunet;
   model.eval();
   NoGradGuard no_grad;
@@ -35,12 +40,15 @@ crunet::train::EvalResult evaluate_ten_crop(crunet::models::Network& model,
   std::int64_t top1 = 0, top5 = 0;
   double loss_sum = 0;
   const auto start = Clock::now();
-  for (std::int64_t first = 0; first < dataset.size(); first += batch_images) {
-    const std::int64_t count = std::min(batch_images, dataset.size() - first);
+  std::vector<std::int64_t> mine;
+  for (std::int64_t i = group.rank(); i < dataset.size(); i += group.world_size()) mine.push_back(i);
+  const auto my_count = static_cast<std::int64_t>(mine.size());
+  for (std::int64_t first = 0; first < my_count; first += batch_images) {
+    const std::int64_t count = std::min(batch_images, my_count - first);
     std::vector<Tensor> crops;
     std::vector<std::int64_t> labels;
-    for (std::int64_t i = first; i < first + count; ++i) {
-      const data::Example example = dataset.get(i);
+    for (std::int64_t k = first; k < first + count; ++k) {
+      const data::Example example = dataset.get(mine[static_cast<std::size_t>(k)]);
       for (Tensor& crop : transform.ten_crop(example.image)) crops.push_back(crop);
       labels.push_back(example.label);
     }
@@ -71,6 +79,14 @@ crunet::train::EvalResult evaluate_ten_crop(crunet::models::Network& model,
     top5 += train::count_top_k(scores, truth, std::min<std::int64_t>(5, classes));
     result.samples += count;
   }
+  std::vector<double> sums{loss_sum, static_cast<double>(top1), static_cast<double>(top5),
+                           static_cast<double>(result.samples)};
+  group.all_reduce(sums, dist::ReduceOp::Sum);
+  loss_sum = sums[0];
+  top1 = static_cast<std::int64_t>(std::llround(sums[1]));
+  top5 = static_cast<std::int64_t>(std::llround(sums[2]));
+  result.samples = static_cast<std::int64_t>(std::llround(sums[3]));
+  if (result.samples == 0) throw RuntimeError("evaluation: the validation set is empty");
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   result.loss = loss_sum / result.samples;
   result.top1 = static_cast<double>(top1) / result.samples;
@@ -92,11 +108,21 @@ int main(int argc, char** argv) {
   app.add_option("--set", overrides, "override a config key: key.path=value (repeatable)");
   app.add_flag("--ten-crop", ten_crop, "average the softmax of ten crops per image");
   app.add_option("--json", json_path, "also write the result as JSON to this file");
-  return crunet::tools::run_tool(app, argc, argv, [&] {
+  std::shared_ptr<crunet::dist::ProcessGroup> group;
+  const int status = crunet::tools::run_tool(app, argc, argv, [&] {
     using namespace crunet;
+    group = dist::world();
     const train::TrainConfig config = train::load_train_config(config_path, overrides);
-    const Device device = Device::parse(config.loop.device);
-    if (config.loop.threads > 0) omp_set_num_threads(static_cast<int>(config.loop.threads));
+    group->set_timeout(config.loop.dist_timeout_s);
+    Device device = Device::parse(config.loop.device);
+    if (device.is_cuda() && config.loop.device == "cuda" && group->world_size() > 1) {
+      device = Device::cuda(group->local_rank());
+    }
+    if (config.loop.threads > 0) {
+      omp_set_num_threads(static_cast<int>(config.loop.threads));
+    } else if (group->local_size() > 1 && std::getenv("OMP_NUM_THREADS") == nullptr) {
+      omp_set_num_threads(std::max(1, omp_get_num_procs() / group->local_size()));
+    }
     auto model = models::build(config.model);
     train::load_model_weights(weights, *model);
     model->to(device);
@@ -105,12 +131,14 @@ int main(int argc, char** argv) {
     if (ten_crop) {
       const data::LoaderOptions options = data::make_loader_options(config.data, false, config.loop.seed);
       result = evaluate_ten_crop(*model, *dataset, *data::make_eval_transform(config.data),
-                                 std::max<std::int64_t>(1, options.batch_size / 10), device);
+                                 std::max<std::int64_t>(1, options.batch_size / 10), device, *group);
     } else {
       data::DataLoader loader(dataset, data::make_transform(config.data, false),
-                              data::make_loader_options(config.data, false, config.loop.seed));
-      result = train::evaluate(*model, loader, device);
+                              data::make_loader_options(config.data, false, config.loop.seed,
+                                                        group->rank(), group->world_size()));
+      result = train::evaluate(*model, loader, device, group.get());
     }
+    if (!group->is_main()) return 0;
     const nlohmann::json json{{"model", config.model.name},   {"weights", weights},
                               {"ten_crop", ten_crop},         {"samples", result.samples},
                               {"loss", result.loss},          {"top1", result.top1},
@@ -129,4 +157,8 @@ int main(int argc, char** argv) {
     }
     return 0;
   });
+  if (status != 0 && group && group->world_size() > 1) {
+    group->abort("crunet-eval failed with status " + std::to_string(status), status);
+  }
+  return status;
 }

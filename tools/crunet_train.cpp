@@ -1,5 +1,6 @@
 // crunet-train: trains a model from a config; SIGINT/SIGTERM finish the update, write a checkpoint
-// and exit cleanly; --resume auto continues from the newest valid checkpoint.
+// and exit cleanly; --resume auto continues from the newest valid checkpoint. Under mpirun or srun
+// every process runs it (docs/distributed.md); a process that fails stops the whole job.
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -14,11 +15,16 @@ namespace {
 // The only state a signal handler may touch.
 volatile std::sig_atomic_t stop_signal = 0;
 
-extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
+extern "C" void on_stop_signal(int signal) {
+  stop_signal = signal;
+  crunet::dist::notify_stop_signal();  // a collective stuck on a dead peer gives up soon after
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The process group first: under a launcher this joins the MPI job (before anything can fail).
+  std::shared_ptr<crunet::dist::ProcessGroup> group;
   CLI::App app{"Train a model from a config", "crunet-train"};
   std::string config_path, resume, output;
   std::vector<std::string> overrides;
@@ -28,7 +34,8 @@ int main(int argc, char** argv) {
   app.add_option("--resume", resume, "auto (newest valid checkpoint in the run folder) or a checkpoint path");
   app.add_option("--output", output, "run folder (default: the config's output.dir)");
   app.add_flag("--dry-run", dry_run, "build the model and the data pipeline, report, and stop");
-  return crunet::tools::run_tool(app, argc, argv, [&] {
+  const int status = crunet::tools::run_tool(app, argc, argv, [&] {
+    group = crunet::dist::world();
     crunet::train::TrainConfig config = crunet::train::load_train_config(config_path, overrides);
     if (!output.empty()) config.output_dir = output;
     if (!resume.empty() && resume != "auto" && !std::filesystem::is_regular_file(resume)) {
@@ -39,6 +46,7 @@ int main(int argc, char** argv) {
     crunet::train::TrainerOptions options;
     options.resume = resume;
     options.stop_requested = [] { return stop_signal != 0; };
+    options.group = group;
     crunet::train::Trainer trainer(std::move(config), options);
     if (dry_run) {
       std::cout << "dry run: model, data and run folder are ready; nothing was trained\n";
@@ -47,4 +55,10 @@ int main(int argc, char** argv) {
     const crunet::train::TrainResult result = trainer.run();
     return 0;
   });
+  // One process failed (its message is above): the others may be waiting for it in a collective,
+  // so stop them all now rather than after train.dist_timeout_s.
+  if (status != 0 && group && group->world_size() > 1) {
+    group->abort("crunet-train failed with status " + std::to_string(status), status);
+  }
+  return status;
 }

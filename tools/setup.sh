@@ -21,6 +21,7 @@ packages=(
   libopenmpi-dev openmpi-bin                  # data-parallel launch and CPU all-reduce
   zlib1g-dev                                  # gzip'd IDX files
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
+  clang-14 libclang-rt-14-dev libomp-14-dev   # libFuzzer build of the parsers (tests/fuzz/run.sh)
   dataset-fashion-mnist                       # the main job's data set
 )
 if [[ "${1:-}" == "--fixtures" ]]; then

@@ -3,6 +3,7 @@
 #include "crunet/autograd.h"
 #include "crunet/core.h"
 #include "crunet/data.h"
+#include "crunet/dist.h"
 #include "crunet/models.h"
 #include "crunet/nn.h"
 #include "crunet/ops.h"

@@ -9,3 +9,4 @@
 #include "crunet/ops/linear.h"
 #include "crunet/ops/max_pool2d.h"
 #include "crunet/ops/relu.h"
+#include "crunet/ops/sync_batch_norm.h"

@@ -2,10 +2,13 @@
 // nodes reachable from the root). Gradient rule: into activations the first contribution is
 // assigned and later ones summed out of place; into leaves (parameters) gradients accumulate, so a
 // weight used by several ops - a CRU share group's W1 - receives the sum over all its uses.
+// Leaves with grad-ready hooks (crunet/autograd/hooks.h) have their reachable uses counted too; the
+// hooks fire when the last one has delivered, while the rest of the graph is still running.
 #include <unordered_map>
 #include <vector>
 
 #include "crunet/autograd/grad_mode.h"
+#include "crunet/autograd/hooks.h"
 #include "crunet/autograd/node.h"
 #include "crunet/core/elementwise.h"
 
@@ -36,6 +39,8 @@ void check_leaf_gradient(const autograd::Node& node, std::size_t input, const Te
   }
 }
 
+bool has_hooks(const TensorImpl& leaf) { return leaf.hooks && !leaf.hooks->hooks.empty(); }
+
 }  // namespace
 
 void Tensor::backward(const Tensor& gradient) const {
@@ -56,17 +61,21 @@ void Tensor::backward(const Tensor& gradient) const {
   NoGradGuard no_grad;  // backward closures must not record
   if (!grad_fn()) {
     accumulate_into_leaf(impl(), seed);
+    autograd::run_grad_ready_hooks(impl_ptr());
     return;
   }
 
-  // Count, for every reachable node, how many reachable nodes feed gradients into it.
+  // Count, for every reachable node, how many reachable nodes feed gradients into it, and for
+  // every hooked leaf how many reachable edges end in it.
   std::unordered_map<autograd::Node*, int> dependencies;
+  std::unordered_map<TensorImpl*, int> leaf_uses;
   std::vector<autograd::Node*> stack{grad_fn().get()};
   dependencies[grad_fn().get()] = 0;
   while (!stack.empty()) {
     autograd::Node* node = stack.back();
     stack.pop_back();
     for (const autograd::Edge& edge : node->next_edges()) {
+      if (edge.leaf && has_hooks(*edge.leaf)) ++leaf_uses[edge.leaf.get()];
       if (!edge.node) continue;
       auto [it, inserted] = dependencies.try_emplace(edge.node.get(), 0);
       ++it->second;
@@ -104,9 +113,14 @@ void Tensor::backward(const Tensor& gradient) const {
           }
         }
         if (--dependencies[next] == 0) ready.push_back(next);
-      } else if (edge.leaf && grad.defined()) {
-        check_leaf_gradient(*node, i, grad, *edge.leaf);
-        accumulate_into_leaf(*edge.leaf, grad);
+      } else if (edge.leaf) {
+        if (grad.defined()) {
+          check_leaf_gradient(*node, i, grad, *edge.leaf);
+          accumulate_into_leaf(*edge.leaf, grad);
+        }
+        if (auto it = leaf_uses.find(edge.leaf.get()); it != leaf_uses.end() && --it->second == 0) {
+          autograd::run_grad_ready_hooks(edge.leaf);
+        }
       }
     }
   }

@@ -1,118 +1,261 @@
 #include "config/yaml_reader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <limits>
+#include <set>
 #include <sstream>
-
-#include "crunet/core/error.h"
 
 namespace crunet::config {
 
-YamlReader::YamlReader(YAML::Node node, std::string file, std::string path)
-    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {
-  if (!node_.IsMap()) {
-    const std::string at = file_ + ":" + std::to_string(node_.Mark().line + 1) + ": " +
-                           (path_.empty() ? std::string("the document") : path_);
-    throw UserError(at + " must be a map of keys to values");
+// --- Problems ------------------------------------------------------------------------------------
+
+void Problems::add(const std::string& path, int line, const std::string& text) {
+  for (std::size_t i = 0; i < texts_.size(); ++i) {
+    if (texts_[i] == text) return;
+    const std::string& earlier = paths_[i];
+    // The same key, or a key inside it: a consequence of the earlier problem.
+    if (!earlier.empty() && path.compare(0, earlier.size(), earlier) == 0 &&
+        (path.size() == earlier.size() || path[earlier.size()] == '.' ||
+         path[earlier.size()] == '[')) {
+      return;
+    }
   }
+  paths_.push_back(path);
+  lines_.push_back(line);
+  texts_.push_back(text);
+}
+
+void Problems::add(const UserError& error) {
+  const auto* own = dynamic_cast<const ConfigProblems*>(&error);
+  if (own != nullptr && own->owner() == this) return;  // already recorded, one by one
+  const std::string text = error.what();
+  if (std::find(texts_.begin(), texts_.end(), text) == texts_.end()) {
+    paths_.emplace_back();
+    lines_.push_back(std::numeric_limits<int>::max());
+    texts_.push_back(text);
+  }
+}
+
+std::string Problems::message(const std::string& file) const {
+  if (texts_.size() == 1) return texts_.front();
+  std::vector<std::size_t> order(texts_.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return lines_[a] < lines_[b]; });
+  std::string out = file + ": " + std::to_string(texts_.size()) + " problems:";
+  for (std::size_t i : order) {
+    const std::string& text = texts_[i];
+    // Lines of a multi-line problem stay together, indented under it.
+    std::string indented = text;
+    for (std::size_t at = indented.find('\n'); at != std::string::npos;
+         at = indented.find('\n', at + 1)) {
+      indented.insert(at + 1, "    ");
+    }
+    out += "\n  " + indented;
+  }
+  return out;
+}
+
+void Problems::raise(const std::string& file) const {
+  if (!texts_.empty()) throw ConfigProblems(message(file), this);
+}
+
+// --- YamlReader ----------------------------------------------------------------------------------
+
+YamlReader::YamlReader(YAML::Node node, std::string file, std::string path,
+                       std::shared_ptr<Problems> problems)
+    : node_(std::move(node)),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      problems_(std::move(problems)) {
+  if (!node_.IsMap()) {
+    const std::string at = file_ + ":" + std::to_string(std::max(node_.Mark().line, 0) + 1) + ": " +
+                           (path_.empty() ? std::string("the document") : path_);
+    const std::string text = at + " must be a map of keys to values";
+    if (!problems_) throw UserError(text);
+    problems_->add(path_, std::max(node_.Mark().line, 0) + 1, text);
+    problems_->raise(file_);
+  }
+}
+
+std::string YamlReader::full(const std::string& key) const {
+  return path_.empty() ? key : path_ + "." + key;
 }
 
 std::string YamlReader::where(const std::string& key) const {
   const YAML::Node value = node_[key];
   const int line = (value ? value.Mark().line : node_.Mark().line) + 1;
-  const std::string full = path_.empty() ? key : path_ + "." + key;
-  return file_ + ":" + std::to_string(std::max(line, 1)) + ": " + full;
+  return file_ + ":" + std::to_string(std::max(line, 1)) + ": " + full(key);
+}
+
+void YamlReader::report_at(const std::string& path, int line, const std::string& message) const {
+  const std::string text = file_ + ":" + std::to_string(std::max(line, 1)) + ": " + path + ": " + message;
+  if (!problems_) throw UserError(text);
+  problems_->add(path, std::max(line, 1), text);
+}
+
+void YamlReader::report(const std::string& key, const std::string& message) const {
+  const YAML::Node value = node_[key];
+  report_at(full(key), (value ? value.Mark().line : node_.Mark().line) + 1, message);
 }
 
 void YamlReader::fail(const std::string& key, const std::string& message) const {
-  throw UserError(where(key) + ": " + message);
+  report(key, message);
+  problems_->raise(file_);
+  throw UserError(where(key) + ": " + message);  // not reached: raise throws
 }
 
 bool YamlReader::has(const std::string& key) const { return static_cast<bool>(node_[key]); }
 
+// The value, or an invalid node after reporting a missing key.
 YAML::Node YamlReader::required(const std::string& key) const {
   YAML::Node value = node_[key];
-  if (!value || value.IsNull()) fail(key, "missing required key '" + key + "'");
+  if (!value || value.IsNull()) {
+    report(key, "missing required key '" + key + "'");
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
   return value;
 }
 
+namespace {
+
+// A value shown in a message: one line, and not the whole of a large map.
+std::string shown(const YAML::Node& value) {
+  std::string text = YAML::Dump(value);
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
+template <class T>
+bool scalar_as(const YAML::Node& value, T& out) {
+  return value.IsScalar() && YAML::convert<T>::decode(value, out);
+}
+
+}  // namespace
+
 std::int64_t YamlReader::integer(const std::string& key) const {
   const YAML::Node value = required(key);
-  try {
-    if (!value.IsScalar()) throw YAML::Exception(value.Mark(), "not a scalar");
-    return value.as<std::int64_t>();
-  } catch (const YAML::Exception&) {
-    fail(key, "must be an integer, got '" + YAML::Dump(value) + "'");
+  std::int64_t out = 0;
+  if (value.IsDefined() && !scalar_as(value, out)) {
+    report(key, "must be an integer, got '" + shown(value) + "'");
+    return 0;
   }
+  return out;
 }
 
 std::int64_t YamlReader::integer(const std::string& key, std::int64_t fallback) const {
-  return has(key) ? integer(key) : fallback;
+  if (!has(key)) return fallback;
+  const YAML::Node value = node_[key];
+  std::int64_t out = 0;
+  if (!scalar_as(value, out)) {
+    report(key, "must be an integer, got '" + shown(value) + "'");
+    return fallback;
+  }
+  return out;
 }
 
 double YamlReader::number(const std::string& key, double fallback) const {
   if (!has(key)) return fallback;
   const YAML::Node value = node_[key];
-  try {
-    if (!value.IsScalar()) throw YAML::Exception(value.Mark(), "not a scalar");
-    return value.as<double>();
-  } catch (const YAML::Exception&) {
-    fail(key, "must be a number, got '" + YAML::Dump(value) + "'");
+  double out = 0;
+  if (!scalar_as(value, out)) {
+    report(key, "must be a number, got '" + shown(value) + "'");
+    return fallback;
   }
+  if (!std::isfinite(out)) {
+    report(key, "must be a finite number, got '" + shown(value) + "'");
+    return fallback;
+  }
+  return out;
 }
 
 std::string YamlReader::text(const std::string& key) const {
   const YAML::Node value = required(key);
-  if (!value.IsScalar()) fail(key, "must be a string, got '" + YAML::Dump(value) + "'");
-  return value.as<std::string>();
+  if (!value.IsDefined()) return "";
+  if (!value.IsScalar()) {
+    report(key, "must be a string, got '" + shown(value) + "'");
+    return "";
+  }
+  return value.Scalar();
 }
 
 std::string YamlReader::text(const std::string& key, const std::string& fallback) const {
-  return has(key) ? text(key) : fallback;
+  if (!has(key)) return fallback;
+  const YAML::Node value = node_[key];
+  if (!value.IsScalar()) {
+    report(key, "must be a string, got '" + shown(value) + "'");
+    return fallback;
+  }
+  return value.Scalar();
 }
 
 bool YamlReader::boolean(const std::string& key, bool fallback) const {
   if (!has(key)) return fallback;
   const YAML::Node value = node_[key];
-  try {
-    if (!value.IsScalar()) throw YAML::Exception(value.Mark(), "not a scalar");
-    return value.as<bool>();
-  } catch (const YAML::Exception&) {
-    fail(key, "must be true or false, got '" + YAML::Dump(value) + "'");
+  bool out = false;
+  if (!scalar_as(value, out)) {
+    report(key, "must be true or false, got '" + shown(value) + "'");
+    return fallback;
   }
+  return out;
 }
 
 YamlReader YamlReader::map(const std::string& key) const {
   const YAML::Node value = required(key);
-  if (!value.IsMap()) fail(key, "must be a map of keys to values");
-  return YamlReader(value, file_, path_.empty() ? key : path_ + "." + key);
+  if (value.IsDefined() && value.IsMap()) return YamlReader(value, file_, full(key), problems_);
+  if (value.IsDefined()) report(key, "must be a map of keys to values");
+  if (!problems_) throw UserError(where(key) + ": must be a map of keys to values");  // not reached
+  // Collecting: an empty map, so that parsing goes on with the defaults.
+  return YamlReader(YAML::Node(YAML::NodeType::Map), file_, full(key), problems_);
+}
+
+YamlReader YamlReader::optional_map(const std::string& key) const {
+  if (has(key)) return map(key);
+  return YamlReader(YAML::Node(YAML::NodeType::Map), file_, full(key), problems_);
 }
 
 std::vector<YamlReader> YamlReader::list_of_maps(const std::string& key) const {
-  const YAML::Node value = required(key);
-  if (!value.IsSequence() || value.size() == 0) fail(key, "must be a non-empty list");
   std::vector<YamlReader> out;
-  const std::string base = path_.empty() ? key : path_ + "." + key;
+  const YAML::Node value = required(key);
+  if (!value.IsDefined()) return out;
+  if (!value.IsSequence() || value.size() == 0) {
+    report(key, "must be a non-empty list");
+    return out;
+  }
+  const std::string base = full(key);
   for (std::size_t i = 0; i < value.size(); ++i) {
     const std::string item = base + "[" + std::to_string(i) + "]";
     if (!value[i].IsMap()) {
-      throw UserError(file_ + ":" + std::to_string(value[i].Mark().line + 1) + ": " + item +
-                      " must be a map of keys to values");
+      report_at(item, value[i].Mark().line + 1, "must be a map of keys to values");
+      continue;
     }
-    out.emplace_back(value[i], file_, item);
+    out.emplace_back(value[i], file_, item, problems_);
   }
   return out;
 }
 
 void YamlReader::check_keys(const std::vector<std::string>& allowed) const {
+  std::set<std::string> seen;
   for (const auto& entry : node_) {
-    const std::string key = entry.first.as<std::string>();
+    const int line = entry.first.Mark().line + 1;
+    if (!entry.first.IsScalar()) {
+      report_at(path_.empty() ? std::string("(key)") : path_, line,
+                "a key must be a name, got '" + shown(entry.first) + "'");
+      continue;
+    }
+    const std::string key = entry.first.Scalar();
+    if (!seen.insert(key).second) {
+      report_at(full(key), line, "the key '" + key + "' is given more than once");
+      continue;
+    }
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
     const std::string suggestion = closest_match(key, allowed);
-    const std::string full = path_.empty() ? key : path_ + "." + key;
-    throw UserError(file_ + ":" + std::to_string(entry.first.Mark().line + 1) + ": " + full +
-                    ": unknown key '" + key + "'" +
-                    (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+    report_at(full(key), line,
+              "unknown key '" + key + "'" +
+                  (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
   }
 }
 

@@ -197,7 +197,7 @@ class HeaderParser {
     Json header;
     try {
       header = Json::parse(text, watch_keys);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {  // parse_error, and out_of_range for a number too large
       fail(std::string("the header is not valid JSON (") + e.what() + ")");
     }
     if (!header.is_object()) fail("the header is not a JSON object");
@@ -233,16 +233,22 @@ class HeaderParser {
     const auto shape = value.find("shape");
     if (shape == value.end() || !shape->is_array()) fail(where + " has no \"shape\" array");
     std::uint64_t bytes = dtype_size(entry.dtype);
+    // The strides of a tensor multiply every non-zero extent, also when another extent is 0 and
+    // the tensor empty: that product must fit int64_t as well.
+    std::uint64_t strides = 1;
     bool overflow = false;
+    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     for (const Json& extent : *shape) {
       if (!extent.is_number_unsigned()) {
         fail(where + " has shape " + shape->dump() +
              ", which is not a list of non-negative integers");
       }
       const std::uint64_t n = extent.get<std::uint64_t>();
-      if (n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) overflow = true;
+      if (n > kMax) overflow = true;
       if (n != 0 && bytes > std::numeric_limits<std::uint64_t>::max() / n) overflow = true;
+      if (n != 0 && strides > kMax / n) overflow = true;
       bytes *= n;
+      if (n != 0) strides *= n;
       entry.shape.push_back(static_cast<std::int64_t>(n));
     }
     if (overflow) fail(where + " has shape " + shape->dump() + ", which is too large");

@@ -7,6 +7,19 @@ namespace {
 
 using config::YamlReader;
 
+// The keys each map of the `data` section accepts. The parser checks against these lists and
+// config_keys() reports them, so the documentation test (tests/train/config_keys_test.cpp) sees
+// exactly what the parser accepts.
+const std::vector<std::string> kDataKeys = {
+    "format", "root", "train", "val", "classes", "channels", "cifar100_labels", "batch_size",
+    "eval_batch_size", "workers", "prefetch_batches", "train_limit", "val_limit",
+    "max_bad_fraction", "pin_memory", "normalize", "augment", "eval"};
+const std::vector<std::string> kNormalizeKeys = {"mean", "scale"};
+const std::vector<std::string> kAugmentKeys = {"crop", "area", "aspect", "attempts", "pad",
+                                               "fill", "flip", "hsl", "size", "interpolation"};
+const std::vector<std::string> kHslKeys = {"hue", "saturation", "lightness"};
+const std::vector<std::string> kEvalKeys = {"resize", "size", "interpolation"};
+
 std::string join(const std::vector<std::string>& words) {
   std::string out;
   for (const std::string& word : words) out += (out.empty() ? "" : ", ") + word;
@@ -21,16 +34,18 @@ std::string choice(const YamlReader& reader, const std::string& key, const std::
     if (value == c) return value;
   }
   const std::string suggestion = config::closest_match(value, choices);
-  reader.fail(key, "unknown value '" + value + "' (one of: " + join(choices) + ")" +
-                       (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+  reader.report(key, "unknown value '" + value + "' (one of: " + join(choices) + ")" +
+                         (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+  return fallback;
 }
 
 std::int64_t integer_in(const YamlReader& reader, const std::string& key, std::int64_t fallback,
                         std::int64_t low, std::int64_t high) {
   const std::int64_t value = reader.integer(key, fallback);
   if (value < low || value > high) {
-    reader.fail(key, "must be an integer in [" + std::to_string(low) + ", " + std::to_string(high) +
-                         "], got " + std::to_string(value));
+    reader.report(key, "must be an integer in [" + std::to_string(low) + ", " +
+                           std::to_string(high) + "], got " + std::to_string(value));
+    return fallback;
   }
   return value;
 }
@@ -39,8 +54,9 @@ double number_in(const YamlReader& reader, const std::string& key, double fallba
                  double high) {
   const double value = reader.number(key, fallback);
   if (!(value >= low && value <= high)) {
-    reader.fail(key, "must be a number in [" + std::to_string(low) + ", " + std::to_string(high) +
-                         "], got " + std::to_string(value));
+    reader.report(key, "must be a number in [" + std::to_string(low) + ", " +
+                           std::to_string(high) + "], got " + std::to_string(value));
+    return fallback;
   }
   return value;
 }
@@ -63,10 +79,14 @@ std::vector<double> numbers(const YamlReader& reader, const std::string& key,
       throw YAML::Exception(node.Mark(), "not a number or list");
     }
   } catch (const YAML::Exception&) {
-    reader.fail(key, "must be a number or a list of numbers, got '" + YAML::Dump(node) + "'");
+    reader.report(key, "must be a number or a list of numbers, got '" + YAML::Dump(node) + "'");
+    return fallback;
   }
   for (double v : values) {
-    if (!std::isfinite(v)) reader.fail(key, "must be finite numbers");
+    if (!std::isfinite(v)) {
+      reader.report(key, "must be finite numbers");
+      return fallback;
+    }
   }
   return values;
 }
@@ -78,8 +98,9 @@ std::pair<double, double> range(const YamlReader& reader, const std::string& key
   const std::vector<double> values = numbers(reader, key, {});
   if (values.size() != 2 ||
       !(values[0] > floor && values[0] <= values[1] && values[1] <= ceiling)) {
-    reader.fail(key, "must be a list [min, max] with " + std::to_string(floor) +
-                         " < min <= max <= " + std::to_string(ceiling));
+    reader.report(key, "must be a list [min, max] with " + std::to_string(floor) +
+                           " < min <= max <= " + std::to_string(ceiling));
+    return fallback;
   }
   return {values[0], values[1]};
 }
@@ -93,14 +114,21 @@ std::vector<std::string> strings(const YamlReader& reader, const std::string& ke
     values.push_back(node.as<std::string>());
   } else if (node.IsSequence() && node.size() > 0) {
     for (const YAML::Node& item : node) {
-      if (!item.IsScalar()) reader.fail(key, "must be a path or a list of paths");
+      if (!item.IsScalar()) {
+        reader.report(key, "must be a path or a list of paths");
+        return {};
+      }
       values.push_back(item.as<std::string>());
     }
   } else {
-    reader.fail(key, "must be a path or a list of paths");
+    reader.report(key, "must be a path or a list of paths");
+    return {};
   }
   for (const std::string& value : values) {
-    if (value.empty()) reader.fail(key, "must not be empty");
+    if (value.empty()) {
+      reader.report(key, "must not be empty");
+      return {};
+    }
   }
   return values;
 }
@@ -127,7 +155,7 @@ HslParams parse_hsl(const YamlReader& augment, const HslParams& fallback) {
     return augment.boolean("hsl", true) ? fallback : HslParams{0, 0, 0};
   }
   const YamlReader reader = augment.map("hsl");
-  reader.check_keys({"hue", "saturation", "lightness"});
+  reader.check_keys(kHslKeys);
   HslParams hsl;
   hsl.hue = static_cast<int>(integer_in(reader, "hue", fallback.hue, 0, 180));
   hsl.saturation = static_cast<int>(integer_in(reader, "saturation", fallback.saturation, 0, 255));
@@ -139,8 +167,7 @@ TrainTransformParams parse_augment(const YamlReader& section) {
   TrainTransformParams params;
   if (!section.has("augment")) return params;
   const YamlReader reader = section.map("augment");
-  reader.check_keys({"crop", "area", "aspect", "attempts", "pad", "fill", "flip", "hsl", "size",
-                     "interpolation"});
+  reader.check_keys(kAugmentKeys);
   const std::string crop =
       choice(reader, "crop", "random_area", {"random_area", "pad_random", "none"});
   params.crop = crop == "random_area"  ? TrainCrop::RandomArea
@@ -172,12 +199,12 @@ EvalTransformParams parse_eval(const YamlReader& section) {
   EvalTransformParams params;
   if (!section.has("eval")) return params;
   const YamlReader reader = section.map("eval");
-  reader.check_keys({"resize", "size", "interpolation"});
+  reader.check_keys(kEvalKeys);
   params.resize = integer_in(reader, "resize", params.resize, 0, 65536);
   params.size = integer_in(reader, "size", params.size, 0, 65536);
   params.interpolation = interpolation(reader, params.interpolation);
   if (params.resize > 0 && params.size > params.resize) {
-    reader.fail("size", "the centre crop " + std::to_string(params.size) +
+    reader.report("size", "the centre crop " + std::to_string(params.size) +
                             " is larger than the resized short side " +
                             std::to_string(params.resize) + " (eval.resize)");
   }
@@ -190,19 +217,26 @@ Normalization parse_normalize(const YamlReader& section, std::int64_t channels) 
   if (channels == 1) normalization.mean = {118.0f};
   if (!section.has("normalize")) return normalization;
   const YamlReader reader = section.map("normalize");
-  reader.check_keys({"mean", "scale"});
+  reader.check_keys(kNormalizeKeys);
   auto read = [&](const std::string& key, const std::vector<float>& fallback) {
     const std::vector<double> values = numbers(reader, key, {fallback.begin(), fallback.end()});
     if (values.size() != 1 && static_cast<std::int64_t>(values.size()) != channels) {
-      reader.fail(key, "needs 1 value or one per channel (" + std::to_string(channels) + "), got " +
-                           std::to_string(values.size()));
+      reader.report(key, "needs 1 value or one per channel (" + std::to_string(channels) +
+                             "), got " + std::to_string(values.size()));
+      return fallback;
+    }
+    for (double v : values) {
+      if (std::fabs(v) > 1e30) {  // beyond float: the conversion below would be undefined
+        reader.report(key, "must be numbers of magnitude at most 1e30");
+        return fallback;
+      }
     }
     return std::vector<float>(values.begin(), values.end());
   };
   normalization.mean = read("mean", normalization.mean);
   normalization.scale = read("scale", normalization.scale);
   for (float s : normalization.scale) {
-    if (s == 0.0f) reader.fail("scale", "must not be 0");
+    if (s == 0.0f) reader.report("scale", "must not be 0");
   }
   return normalization;
 }
@@ -210,14 +244,12 @@ Normalization parse_normalize(const YamlReader& section, std::int64_t channels) 
 }  // namespace
 
 DataConfig parse_data_config(const YamlReader& section) {
-  section.check_keys({"format", "root", "train", "val", "classes", "channels", "cifar100_labels",
-                      "batch_size", "eval_batch_size", "workers", "prefetch_batches",
-                      "train_limit", "val_limit", "max_bad_fraction", "pin_memory", "normalize", "augment", "eval"});
+  section.check_keys(kDataKeys);
   DataConfig config;
   config.format = choice(section, "format", config.format,
                          {"image_folder", "list", "idx", "cifar10", "cifar100"});
   config.root = section.text("root");
-  if (config.root.empty()) section.fail("root", "must not be empty");
+  if (config.root.empty()) section.report("root", "must not be empty");
   config.origin = section.where("root");
   config.train = strings(section, "train");
   config.val = strings(section, "val");
@@ -226,7 +258,7 @@ DataConfig parse_data_config(const YamlReader& section) {
   for (const char* key : {"train", "val"}) {
     const auto& values = std::string(key) == "train" ? config.train : config.val;
     if (values.size() > most) {
-      section.fail(key, "format " + config.format + " takes " +
+      section.report(key, "format " + config.format + " takes " +
                             (most == 2 ? std::string("a prefix or an [images, labels] pair")
                                        : std::string("one path")) +
                             ", not " + std::to_string(values.size()));
@@ -234,7 +266,10 @@ DataConfig parse_data_config(const YamlReader& section) {
   }
   config.classes = integer_in(section, "classes", 0, 0, 100000000);
   config.channels = section.integer("channels", config.format == "idx" ? 1 : 3);
-  if (config.channels != 1 && config.channels != 3) section.fail("channels", "must be 1 or 3");
+  if (config.channels != 1 && config.channels != 3) {
+    section.report("channels", "must be 1 or 3");
+    config.channels = 3;
+  }
   config.cifar100_labels =
       choice(section, "cifar100_labels", config.cifar100_labels, {"fine", "coarse"});
   config.batch_size = integer_in(section, "batch_size", config.batch_size, 1, 1 << 20);
@@ -254,10 +289,27 @@ DataConfig parse_data_config(const YamlReader& section) {
   return config;
 }
 
+std::vector<std::string> config_keys() {
+  std::vector<std::string> keys;
+  auto add = [&keys](const std::string& prefix, const std::vector<std::string>& names) {
+    for (const std::string& name : names) keys.push_back(prefix + name);
+  };
+  add("", kDataKeys);
+  add("normalize.", kNormalizeKeys);
+  add("augment.", kAugmentKeys);
+  add("augment.hsl.", kHslKeys);
+  add("eval.", kEvalKeys);
+  return keys;
+}
+
 DataConfig load_data_config(const std::string& path) {
   const YAML::Node document = config::load_yaml_file(path);
-  const YamlReader top(document, path);
-  return parse_data_config(top.map("data"));
+  const auto problems = std::make_shared<config::Problems>();
+  const YamlReader top(document, path, "", problems);
+  DataConfig config;
+  problems->guard([&] { config = parse_data_config(top.map("data")); });
+  problems->raise(path);
+  return config;
 }
 
 }  // namespace crunet::data

@@ -252,6 +252,10 @@ ListFileDataset::ListFileDataset(std::string list_file, std::string image_root,
       throw UserError(where + "the label '" + fields[1] + "' is not an integer");
     }
     if (label < 0) throw UserError(where + "the label " + fields[1] + " is negative");
+    // As data.classes: at most 10^8 classes (and largest + 1 below cannot overflow).
+    if (label >= 100000000) {
+      throw UserError(where + "the label " + fields[1] + " is too large (at most 99999999)");
+    }
     if (classes > 0 && label >= classes) {
       throw UserError(where + "the label " + std::to_string(label) + " is out of range for " +
                       std::to_string(classes) + " classes");

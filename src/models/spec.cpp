@@ -1,5 +1,7 @@
 #include "crunet/models/spec.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -33,14 +35,14 @@ StemSpec parse_stem(const YamlReader& top) {
   reader.check_keys({"type", "width", "stride"});
   stem.type = reader.text("type", stem.type);
   if (stem.type != "imagenet" && stem.type != "small") {
-    reader.fail("type", "unknown stem type '" + stem.type + "' (known: imagenet, small)");
+    reader.report("type", "unknown stem type '" + stem.type + "' (known: imagenet, small)");
   }
   stem.width = reader.integer("width", stem.width);
-  if (stem.width <= 0) reader.fail("width", "must be a positive integer");
+  if (stem.width <= 0) reader.report("width", "must be a positive integer");
   stem.stride = reader.integer("stride", stem.stride);
-  if (stem.stride != 1 && stem.stride != 2) reader.fail("stride", "must be 1 or 2");
+  if (stem.stride != 1 && stem.stride != 2) reader.report("stride", "must be 1 or 2");
   if (stem.type == "imagenet" && reader.has("stride")) {
-    reader.fail("stride", "the imagenet stem's strides are fixed (conv 7x7/2, max-pool 3x3/2)");
+    reader.report("stride", "the imagenet stem's strides are fixed (conv 7x7/2, max-pool 3x3/2)");
   }
   return stem;
 }
@@ -57,11 +59,11 @@ ModelSpec parse_model_spec(const YamlReader& top) {
     input.check_keys({"channels", "size"});
     spec.in_channels = input.integer("channels", spec.in_channels);
     spec.input_size = input.integer("size", spec.input_size);
-    if (spec.in_channels <= 0) input.fail("channels", "must be a positive integer");
-    if (spec.input_size <= 0) input.fail("size", "must be a positive integer");
+    if (spec.in_channels <= 0) input.report("channels", "must be a positive integer");
+    if (spec.input_size <= 0) input.report("size", "must be a positive integer");
   }
   spec.classes = top.integer("classes");
-  if (spec.classes <= 0) top.fail("classes", "must be a positive integer");
+  if (spec.classes <= 0) top.report("classes", "must be a positive integer");
   spec.stem = parse_stem(top);
   const std::vector<YamlReader> stages = top.list_of_maps("stages");
   for (std::size_t i = 0; i < stages.size(); ++i) {
@@ -70,8 +72,10 @@ ModelSpec parse_model_spec(const YamlReader& top) {
     auto it = types.find(unit);
     if (it == types.end()) {
       const std::string suggestion = closest_match(unit, unit_type_names());
-      stages[i].fail("unit", "unknown unit type '" + unit + "' (known: " + join(unit_type_names()) +
-                                 ")" + (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+      stages[i].report("unit", "unknown unit type '" + unit + "' (known: " +
+                                   join(unit_type_names()) + ")" +
+                                   (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+      continue;
     }
     spec.stages.push_back(it->second.parse(stages[i], i));
   }
@@ -99,7 +103,8 @@ ModelSpec resolve_model_key(const YamlReader& config, const std::string& path, i
   if (looks_like_path(name)) {
     fs::path target = fs::path(name).is_absolute() ? fs::path(name)
                                                    : fs::path(path).parent_path() / name;
-    if (!fs::exists(target)) config.fail("model", "no model file '" + target.string() + "'");
+    std::error_code error;
+    if (!fs::exists(target, error)) config.fail("model", "no model file '" + target.string() + "'");
     return load_from_file(target.string(), depth + 1);
   }
   try {
@@ -112,22 +117,47 @@ ModelSpec resolve_model_key(const YamlReader& config, const std::string& path, i
 ModelSpec load_from_file(const std::string& path, int depth) {
   if (depth > 4) throw UserError(path + ": model references nest too deeply");
   const YAML::Node document = load_yaml_file(path);
-  const YamlReader top(document, path);
+  const auto problems = std::make_shared<config::Problems>();
+  const YamlReader top(document, path, "", problems);
   if (top.has("model") && !top.has("stages")) return resolve_model_key(top, path, depth);
-  return parse_model_spec(top);
+  ModelSpec spec = parse_model_spec(top);
+  problems->raise(path);
+  return spec;
 }
 
 }  // namespace
 
 ModelSpec parse_model_spec(const std::string& yaml, const std::string& source) {
-  return parse_model_spec(YamlReader(parse_yaml(yaml, source), source));
+  const auto problems = std::make_shared<config::Problems>();
+  ModelSpec spec = parse_model_spec(YamlReader(parse_yaml(yaml, source), source, "", problems));
+  problems->raise(source);
+  return spec;
+}
+
+// The zoo installed beside this library (<prefix>/lib/libcrunet.so ->
+// <prefix>/share/crunet/configs/models), so that an installation made with
+// `cmake --install --prefix P`, or moved, finds its own zoo; "" when the library's file is unknown.
+static std::string zoo_beside_library() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<const void*>(&zoo_beside_library), &info) == 0 ||
+      info.dli_fname == nullptr) {
+    return "";
+  }
+  return (fs::path(info.dli_fname).parent_path() / CRUNET_ZOO_DIR_FROM_LIBDIR)
+      .lexically_normal()
+      .string();
 }
 
 std::vector<std::string> zoo_directories() {
   std::vector<std::string> folders;
   if (const char* custom = std::getenv("CRUNET_ZOO_DIR")) folders.emplace_back(custom);
-  folders.emplace_back(CRUNET_INSTALL_ZOO_DIR);
-  folders.emplace_back(CRUNET_SOURCE_ZOO_DIR);
+  const std::string candidates[] = {zoo_beside_library(), CRUNET_INSTALL_ZOO_DIR,
+                                    CRUNET_SOURCE_ZOO_DIR};
+  for (const std::string& folder : candidates) {
+    if (!folder.empty() && std::find(folders.begin(), folders.end(), folder) == folders.end()) {
+      folders.push_back(folder);
+    }
+  }
   return folders;
 }
 
@@ -145,11 +175,12 @@ std::vector<std::string> zoo_names() {
 }
 
 ModelSpec load_model_spec(const std::string& name_or_path) {
-  if (fs::is_regular_file(name_or_path)) return load_from_file(name_or_path, 0);
+  std::error_code error;  // a name too long for a path is simply not a file
+  if (fs::is_regular_file(name_or_path, error)) return load_from_file(name_or_path, 0);
   if (looks_like_path(name_or_path)) throw UserError(name_or_path + ": no such file");
   for (const std::string& folder : zoo_directories()) {
     const fs::path candidate = fs::path(folder) / (name_or_path + ".yaml");
-    if (fs::is_regular_file(candidate)) return load_from_file(candidate.string(), 0);
+    if (fs::is_regular_file(candidate, error)) return load_from_file(candidate.string(), 0);
   }
   const std::vector<std::string> known = zoo_names();
   const std::string suggestion = closest_match(name_or_path, known);

@@ -6,7 +6,10 @@ namespace crunet::models {
 namespace {
 
 std::int64_t positive(const YamlReader& stage, const std::string& key, std::int64_t value) {
-  if (value <= 0) stage.fail(key, "must be a positive integer, got " + std::to_string(value));
+  if (value <= 0) {
+    stage.report(key, "must be a positive integer, got " + std::to_string(value));
+    return 1;  // when collecting problems, parsing goes on with a harmless value
+  }
   return value;
 }
 
@@ -19,7 +22,7 @@ StageSpec parse_common(const YamlReader& stage, std::size_t index) {
   spec.bottleneck = positive(stage, "bottleneck", stage.integer("bottleneck"));
   spec.stride = stage.integer("stride", index == 0 ? 1 : 2);
   if (spec.stride != 1 && spec.stride != 2) {
-    stage.fail("stride", "must be 1 or 2, got " + std::to_string(spec.stride));
+    stage.report("stride", "must be 1 or 2, got " + std::to_string(spec.stride));
   }
   spec.source = stage.where("unit");
   return spec;
@@ -32,7 +35,7 @@ StageSpec parse_residual(const YamlReader& stage, std::size_t index) {
   StageSpec spec = parse_common(stage, index);
   spec.groups = positive(stage, "groups", stage.integer("groups", 1));
   if (spec.bottleneck % spec.groups != 0) {
-    stage.fail("groups", "bottleneck " + std::to_string(spec.bottleneck) +
+    stage.report("groups", "bottleneck " + std::to_string(spec.bottleneck) +
                              " is not divisible by groups " + std::to_string(spec.groups));
   }
   return spec;
@@ -75,13 +78,13 @@ StageSpec parse_collective(const YamlReader& stage, std::size_t index) {
   // The 3x3 factor of a CRU is depthwise: its groups are its channels.
   spec.groups = stage.integer("groups", spec.bottleneck);
   if (spec.groups != spec.bottleneck) {
-    stage.fail("groups", "a 'cru' stage's 3x3 convolution is depthwise: groups must equal "
+    stage.report("groups", "a 'cru' stage's 3x3 convolution is depthwise: groups must equal "
                          "bottleneck (" + std::to_string(spec.bottleneck) + "), got " +
                              std::to_string(spec.groups));
   }
   spec.share = positive(stage, "share", stage.integer("share"));
   if (spec.share > spec.units || spec.units % spec.share != 0) {
-    stage.fail("share", "share groups of " + std::to_string(spec.share) +
+    stage.report("share", "share groups of " + std::to_string(spec.share) +
                             " units do not fit a stage of " + std::to_string(spec.units) +
                             " units (units must be a multiple of share)");
   }

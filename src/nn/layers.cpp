@@ -42,8 +42,11 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
     // The counter lives on the CPU copy only when the module is on the CPU; it is informational.
     if (num_batches_tracked_.device().is_cpu()) ++num_batches_tracked_.data<std::int64_t>()[0];
   }
-  return ops::batch_norm(x, weight_, bias_, running_mean_, running_var_,
-                         ops::BatchNormParams{is_training(), momentum_, eps_});
+  const ops::BatchNormParams params{is_training(), momentum_, eps_};
+  if (sync_sum_ && is_training()) {
+    return ops::sync_batch_norm(x, weight_, bias_, running_mean_, running_var_, params, sync_sum_);
+  }
+  return ops::batch_norm(x, weight_, bias_, running_mean_, running_var_, params);
 }
 
 Tensor ReLU::forward(const Tensor& x) { return ops::relu(x); }

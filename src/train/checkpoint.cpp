@@ -1,6 +1,10 @@
 #include "crunet/train/checkpoint.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <map>
 
@@ -29,6 +33,26 @@ std::string crc32_of(const std::vector<std::pair<std::string, Tensor>>& tensors)
       bytes += chunk;
       left -= chunk;
     }
+  }
+  return std::to_string(crc);
+}
+
+// CRC-32 of what the tensor CRC leaves out: each tensor's dtype and shape, the trainer state and
+// the config, so that a damaged header cannot pass for a good one.
+std::string meta_crc32_of(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                          const std::string& trainer, const std::string& config) {
+  std::string text;
+  for (const auto& [name, tensor] : tensors) {
+    text += name + ':' + dtype_name(tensor.dtype()) + ':' + shape_str(tensor.shape()) + '\n';
+  }
+  text += trainer + '\n' + config;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const auto* bytes = reinterpret_cast<const Bytef*>(text.data());
+  for (std::size_t left = text.size(); left > 0;) {
+    const uInt chunk = static_cast<uInt>(std::min<std::size_t>(left, 1u << 30));
+    crc = crc32(crc, bytes, chunk);
+    bytes += chunk;
+    left -= chunk;
   }
   return std::to_string(crc);
 }
@@ -84,16 +108,70 @@ void check_checksum(const SafetensorsFile& file) {
   if (crc == file.metadata.end() || crc->second != crc32_of(file.tensors)) {
     throw UserError(file.path + ": checksum mismatch: the checkpoint is corrupt");
   }
+  // Checkpoints written before meta_crc32 existed have only the tensors' checksum.
+  auto meta = file.metadata.find("meta_crc32");
+  if (meta != file.metadata.end()) {
+    auto text = [&](const char* key) {
+      auto found = file.metadata.find(key);
+      return found == file.metadata.end() ? std::string() : found->second;
+    };
+    if (meta->second != meta_crc32_of(file.tensors, text("trainer"), text("config"))) {
+      throw UserError(file.path +
+                      ": checksum mismatch in the header (names, shapes, trainer state or config): "
+                      "the checkpoint is corrupt");
+    }
+  }
 }
 
-// Reads a checkpoint and checks its format and checksum.
+TrainerState parse_state(const SafetensorsFile& file) {
+  auto trainer = file.metadata.find("trainer");
+  if (trainer == file.metadata.end()) throw UserError(file.path + ": no trainer state");
+  try {
+    return state_from_json(nlohmann::json::parse(trainer->second));
+  } catch (const std::exception& e) {
+    throw UserError(file.path + ": unreadable trainer state: " + e.what());
+  }
+}
+
+// Reads a checkpoint and checks its format, its checksums and its trainer state.
 SafetensorsFile read_verified(const std::string& path) {
   SafetensorsFile file = load_safetensors(path);
   if (!is_checkpoint(file)) {
     throw UserError(path + ": not a crunet checkpoint (metadata format is missing or different)");
   }
   check_checksum(file);
+  parse_state(file);
   return file;
+}
+
+// "checkpoint-000000123.safetensors.tmp.<pid>.<n>": what save_safetensors writes before the rename.
+// Returns the writer's pid, or 0 for any other name.
+pid_t temporary_writer(const fs::path& path) {
+  const std::string name = path.filename().string();
+  const std::size_t tmp = name.find(".safetensors.tmp.");
+  if (name.rfind("checkpoint-", 0) != 0 || tmp == std::string::npos) return 0;
+  const std::string rest = name.substr(tmp + std::string(".safetensors.tmp.").size());
+  try {
+    return static_cast<pid_t>(std::stol(rest.substr(0, rest.find('.'))));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// Removes the partial files of writes that were killed (their process is gone): a SIGKILL during a
+// checkpoint write leaves one behind, which no reader ever takes for a checkpoint.
+void remove_abandoned_temporaries(const std::string& folder,
+                                  const std::function<void(const std::string&)>& warn) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    const pid_t writer = temporary_writer(entry.path());
+    if (writer <= 0 || writer == ::getpid()) continue;
+    if (::kill(writer, 0) == 0 || errno != ESRCH) continue;  // its writer may still be at work
+    std::error_code ignored;
+    if (fs::remove(entry.path(), ignored)) {
+      warn("removed " + entry.path().string() + ", left by a checkpoint write that was killed");
+    }
+  }
 }
 
 std::vector<nn::NamedTensor> with_prefix_removed(const SafetensorsFile& file,
@@ -131,24 +209,37 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
   for (const auto& [name, tensor] : optimizer.state_dict()) {
     tensors.emplace_back(kOptimPrefix + name, tensor);
   }
-  const std::map<std::string, std::string> metadata{{"format", "crunet-checkpoint"},
-                                                    {"trainer", state_to_json(state).dump()},
-                                                    {"config", config_yaml},
-                                                    {"crc32", crc32_of(tensors)}};
-  fs::create_directories(fs::path(path).parent_path());
-  save_safetensors(path, tensors, metadata);
+  const std::string trainer = state_to_json(state).dump();
+  const std::map<std::string, std::string> metadata{
+      {"format", "crunet-checkpoint"},
+      {"trainer", trainer},
+      {"config", config_yaml},
+      {"crc32", crc32_of(tensors)},
+      {"meta_crc32", meta_crc32_of(tensors, trainer, config_yaml)}};
+  const fs::path folder = fs::path(path).parent_path();
+  try {
+    fs::create_directories(folder);
+    save_safetensors(path, tensors, metadata);
+  } catch (const std::exception& e) {
+    // save_safetensors writes a temporary file and renames it, so a failed write (disk full, no
+    // permission, a folder that is a file) leaves every earlier checkpoint as it was.
+    std::string kept;
+    std::error_code error;
+    if (fs::is_directory(folder, error)) {
+      const std::vector<std::string> existing = list_checkpoints(folder.string());
+      if (!existing.empty()) kept = existing.front();
+    }
+    throw RuntimeError("cannot write the checkpoint " + path + ": " + e.what() + "; " +
+                       (kept.empty() ? std::string("no earlier checkpoint exists")
+                                     : "the newest earlier checkpoint, " + kept + ", is kept"));
+  }
 }
 
 void verify_checkpoint(const std::string& path) { read_verified(path); }
 
 TrainerState load_checkpoint(const std::string& path, nn::Module& model, optim::SGD& optimizer) {
   const SafetensorsFile file = read_verified(path);
-  TrainerState state;
-  try {
-    state = state_from_json(nlohmann::json::parse(file.metadata.at("trainer")));
-  } catch (const std::exception& e) {
-    throw UserError(path + ": unreadable trainer state: " + e.what());
-  }
+  const TrainerState state = parse_state(file);
   try {
     model.load_state_dict(with_prefix_removed(file, kModelPrefix));
     optimizer.load_state_dict(with_prefix_removed(file, kOptimPrefix));
@@ -176,6 +267,7 @@ std::vector<std::string> list_checkpoints(const std::string& folder) {
 
 std::string latest_valid_checkpoint(const std::string& folder,
                                     const std::function<void(const std::string&)>& warn) {
+  remove_abandoned_temporaries(folder, warn);
   for (const std::string& path : list_checkpoints(folder)) {
     try {
       verify_checkpoint(path);

@@ -1,5 +1,6 @@
 #include "crunet/train/config.h"
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
@@ -14,6 +15,21 @@ namespace {
 
 namespace fs = std::filesystem;
 using config::YamlReader;
+
+// The keys each section accepts. The parser checks against these lists and config_keys() reports
+// them (with the data section's own, from data::config_keys()), so the documentation test
+// (tests/train/config_keys_test.cpp) sees exactly what the parser accepts.
+const std::vector<std::string> kTopKeys = {"model", "data", "optim", "schedule", "train", "output"};
+const std::vector<std::string> kOptimKeys = {"lr", "momentum", "nesterov", "weight_decay",
+                                             "decay_norm_and_bias"};
+const std::vector<std::string> kScheduleKeys = {"type", "warmup_epochs", "warmup_start",
+                                                "step_epochs", "gamma", "milestones", "min_lr",
+                                                "patience", "threshold"};
+const std::vector<std::string> kTrainKeys = {"epochs", "accumulate", "seed", "device", "threads",
+                                             "label_smoothing", "log_every", "eval_every",
+                                             "checkpoint_every", "keep_checkpoints", "sync_bn",
+                                             "dist_timeout_s"};
+const std::vector<std::string> kOutputKeys = {"dir"};
 
 std::vector<std::string> split(const std::string& text, char separator) {
   std::vector<std::string> parts;
@@ -33,12 +49,17 @@ void apply_override(YAML::Node document, const std::string& path, const std::str
   const std::vector<std::string> keys = split(text.substr(0, equals), '.');
   const std::string value_text = text.substr(equals + 1);
   YAML::Node value = config::parse_yaml(value_text.empty() ? "''" : value_text, "--set " + text);
+  if (!document.IsMap() && !document.IsNull()) {
+    throw UserError(path + ": the document must be a map of keys to values (--set " + text + ")");
+  }
   std::vector<YAML::Node> chain{document};
   for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
     YAML::Node next = chain.back()[keys[i]];
     if (!next || !next.IsMap()) {
       std::vector<std::string> known;
-      for (const auto& entry : chain.back()) known.push_back(entry.first.as<std::string>());
+      for (const auto& entry : chain.back()) {
+        if (entry.first.IsScalar()) known.push_back(entry.first.Scalar());
+      }
       const std::string hint = config::closest_match(keys[i], known);
       throw UserError("--set " + text + ": " + path + " has no section '" + keys[i] + "'" +
                       (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
@@ -49,23 +70,22 @@ void apply_override(YAML::Node document, const std::string& path, const std::str
 }
 
 optim::SGDOptions parse_optimizer(const YamlReader& r) {
-  r.check_keys({"lr", "momentum", "nesterov", "weight_decay", "decay_norm_and_bias"});
+  r.check_keys(kOptimKeys);
   optim::SGDOptions o;
   o.lr = r.number("lr", o.lr);
   o.momentum = r.number("momentum", o.momentum);
   o.nesterov = r.boolean("nesterov", o.nesterov);
   o.weight_decay = r.number("weight_decay", o.weight_decay);
   o.decay_norm_and_bias = r.boolean("decay_norm_and_bias", o.decay_norm_and_bias);
-  if (!(o.lr > 0)) r.fail("lr", "must be positive, got " + std::to_string(o.lr));
-  if (!(o.momentum >= 0 && o.momentum < 1)) r.fail("momentum", "must be in [0, 1)");
-  if (!(o.weight_decay >= 0)) r.fail("weight_decay", "must not be negative");
-  if (o.nesterov && o.momentum == 0) r.fail("nesterov", "Nesterov momentum needs momentum > 0");
+  if (!(o.lr > 0)) r.report("lr", "must be positive, got " + std::to_string(o.lr));
+  if (!(o.momentum >= 0 && o.momentum < 1)) r.report("momentum", "must be in [0, 1)");
+  if (!(o.weight_decay >= 0)) r.report("weight_decay", "must not be negative");
+  if (o.nesterov && o.momentum == 0) r.report("nesterov", "Nesterov momentum needs momentum > 0");
   return o;
 }
 
 optim::ScheduleOptions parse_schedule(const YamlReader& r, double base_lr, double epochs) {
-  r.check_keys({"type", "warmup_epochs", "warmup_start", "step_epochs", "gamma", "milestones",
-                "min_lr", "patience", "threshold"});
+  r.check_keys(kScheduleKeys);
   optim::ScheduleOptions s;
   s.base_lr = base_lr;
   s.total_epochs = epochs;
@@ -74,8 +94,9 @@ optim::ScheduleOptions parse_schedule(const YamlReader& r, double base_lr, doubl
       s.type != "plateau") {
     const std::string hint =
         config::closest_match(s.type, {"constant", "step", "multistep", "cosine", "plateau"});
-    r.fail("type", "unknown schedule '" + s.type + "' (known: constant, step, multistep, cosine, plateau)" +
+    r.report("type", "unknown schedule '" + s.type + "' (known: constant, step, multistep, cosine, plateau)" +
                        (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    s.type = optim::ScheduleOptions().type;
   }
   s.warmup_epochs = r.number("warmup_epochs", s.warmup_epochs);
   s.warmup_start = r.number("warmup_start", s.warmup_start);
@@ -86,66 +107,81 @@ optim::ScheduleOptions parse_schedule(const YamlReader& r, double base_lr, doubl
   s.threshold = r.number("threshold", s.threshold);
   if (r.has("milestones")) {
     const YAML::Node list = r.node("milestones");
-    if (!list.IsSequence()) r.fail("milestones", "must be a list of epochs");
-    for (const auto& item : list) {
-      try {
-        s.milestones.push_back(item.as<double>());
-      } catch (const YAML::Exception&) {
-        r.fail("milestones", "must be a list of numbers");
+    if (!list.IsSequence()) {
+      r.report("milestones", "must be a list of epochs");
+    } else {
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        double epoch = 0;
+        if (!list[i].IsScalar() || !YAML::convert<double>::decode(list[i], epoch) ||
+            !std::isfinite(epoch)) {
+          r.report("milestones", "must be a list of numbers");
+          break;
+        }
+        s.milestones.push_back(epoch);
       }
     }
   }
-  if (!(s.warmup_epochs >= 0)) r.fail("warmup_epochs", "must not be negative");
-  if (!(s.warmup_start >= 0 && s.warmup_start <= 1)) r.fail("warmup_start", "must be in [0, 1]");
-  if (!(s.step_epochs > 0)) r.fail("step_epochs", "must be positive");
-  if (!(s.gamma > 0 && s.gamma <= 1)) r.fail("gamma", "must be in (0, 1]");
-  if (!(s.min_lr >= 0)) r.fail("min_lr", "must not be negative");
-  if (s.patience < 0) r.fail("patience", "must not be negative");
+  if (!(s.warmup_epochs >= 0)) r.report("warmup_epochs", "must not be negative");
+  if (!(s.warmup_start >= 0 && s.warmup_start <= 1)) r.report("warmup_start", "must be in [0, 1]");
+  if (!(s.step_epochs > 0)) r.report("step_epochs", "must be positive");
+  if (!(s.gamma > 0 && s.gamma <= 1)) r.report("gamma", "must be in (0, 1]");
+  if (!(s.min_lr >= 0)) r.report("min_lr", "must not be negative");
+  if (s.patience < 0) r.report("patience", "must not be negative");
   return s;
 }
 
 LoopOptions parse_loop(const YamlReader& r) {
-  r.check_keys({"epochs", "accumulate", "seed", "device", "threads",
-                "label_smoothing", "log_every", "eval_every", "checkpoint_every",
-                "keep_checkpoints"});
+  r.check_keys(kTrainKeys);
   LoopOptions o;
   o.epochs = r.integer("epochs", o.epochs);
   o.accumulate = r.integer("accumulate", o.accumulate);
   o.seed = static_cast<std::uint64_t>(r.integer("seed", 0));
   o.device = r.text("device", o.device);
   o.threads = r.integer("threads", o.threads);
-  o.label_smoothing = static_cast<float>(r.number("label_smoothing", o.label_smoothing));
+  const double smoothing = r.number("label_smoothing", o.label_smoothing);
+  o.label_smoothing = smoothing >= 0 && smoothing < 1 ? static_cast<float>(smoothing) : -1.0f;
   o.log_every = r.integer("log_every", o.log_every);
   o.eval_every = r.integer("eval_every", o.eval_every);
   o.checkpoint_every = r.integer("checkpoint_every", o.checkpoint_every);
   o.keep_checkpoints = r.integer("keep_checkpoints", o.keep_checkpoints);
-  if (o.epochs <= 0) r.fail("epochs", "must be a positive integer");
-  if (o.accumulate <= 0) r.fail("accumulate", "must be a positive integer");
-  if (r.integer("seed", 0) < 0) r.fail("seed", "must not be negative");
+  o.sync_bn = r.boolean("sync_bn", o.sync_bn);
+  o.dist_timeout_s = r.number("dist_timeout_s", o.dist_timeout_s);
+  if (o.epochs <= 0) r.report("epochs", "must be a positive integer");
+  if (o.accumulate <= 0) r.report("accumulate", "must be a positive integer");
+  if (r.integer("seed", 0) < 0) r.report("seed", "must not be negative");
   try {
     Device::parse(o.device);
   } catch (const ValueError& e) {
-    r.fail("device", e.what());
+    r.report("device", e.what());
   }
-  if (o.threads < 0) r.fail("threads", "must not be negative");
-  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) r.fail("label_smoothing", "must be in [0, 1)");
-  if (o.log_every <= 0) r.fail("log_every", "must be a positive integer");
-  if (o.eval_every <= 0) r.fail("eval_every", "must be a positive integer");
-  if (o.checkpoint_every < 0) r.fail("checkpoint_every", "must not be negative");
-  if (o.keep_checkpoints <= 0) r.fail("keep_checkpoints", "must be a positive integer");
+  if (o.threads < 0) r.report("threads", "must not be negative");
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) r.report("label_smoothing", "must be in [0, 1)");
+  if (o.log_every <= 0) r.report("log_every", "must be a positive integer");
+  if (o.eval_every <= 0) r.report("eval_every", "must be a positive integer");
+  if (o.checkpoint_every < 0) r.report("checkpoint_every", "must not be negative");
+  if (o.keep_checkpoints <= 0) r.report("keep_checkpoints", "must be a positive integer");
+  if (!(o.dist_timeout_s > 0) || !std::isfinite(o.dist_timeout_s)) {
+    r.report("dist_timeout_s", "must be a positive number of seconds");
+  }
   return o;
 }
 
 models::ModelSpec parse_model(const YamlReader& top, const std::string& path) {
   const YAML::Node model = top.node("model");
-  if (!model) top.fail("model", "missing required key 'model' (a zoo name, a file, or a spec)");
+  if (!model || model.IsNull()) {
+    top.report("model", "missing required key 'model' (a zoo name, a file, or a spec)");
+    return {};
+  }
   if (model.IsMap()) return models::parse_model_spec(top.map("model"));
   const std::string name = top.text("model");
+  if (name.empty()) return {};
+  std::error_code error;
   const fs::path relative = fs::path(path).parent_path() / name;
   try {
-    return models::load_model_spec(fs::is_regular_file(relative) ? relative.string() : name);
+    return models::load_model_spec(fs::is_regular_file(relative, error) ? relative.string() : name);
   } catch (const UserError& e) {
-    top.fail("model", e.what());
+    top.report("model", e.what());
+    return {};
   }
 }
 
@@ -154,27 +190,44 @@ models::ModelSpec parse_model(const YamlReader& top, const std::string& path) {
 TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides) {
   YAML::Node document = config::load_yaml_file(path);
   for (const std::string& text : overrides) apply_override(document, path, text);
-  const YamlReader top(document, path);
-  top.check_keys({"model", "data", "optim", "schedule", "train", "output"});
+  // Every problem of the document is collected and reported at once (one per line).
+  const auto problems = std::make_shared<config::Problems>();
+  const YamlReader top(document, path, "", problems);
+  top.check_keys(kTopKeys);
   TrainConfig config;
   config.path = path;
   std::ostringstream resolved;
   resolved << document;
   config.resolved_yaml = resolved.str() + "\n";
-  config.model = parse_model(top, path);
-  config.data = data::parse_data_config(top.map("data"));
-  const YAML::Node empty_map = YAML::Load("{}");
-  auto section = [&](const char* key) {
-    return top.has(key) ? top.map(key) : YamlReader(empty_map, path, key);
-  };
-  config.optimizer = parse_optimizer(section("optim"));
-  config.loop = parse_loop(section("train"));
-  config.schedule = parse_schedule(section("schedule"), config.optimizer.lr,
-                                   static_cast<double>(config.loop.epochs));
-  const YamlReader output = section("output");
-  output.check_keys({"dir"});
-  config.output_dir = output.text("dir", "runs/" + fs::path(path).stem().string());
+  problems->guard([&] { config.model = parse_model(top, path); });
+  problems->guard([&] { config.data = data::parse_data_config(top.map("data")); });
+  problems->guard([&] { config.optimizer = parse_optimizer(top.optional_map("optim")); });
+  problems->guard([&] { config.loop = parse_loop(top.optional_map("train")); });
+  problems->guard([&] {
+    config.schedule = parse_schedule(top.optional_map("schedule"), config.optimizer.lr,
+                                     static_cast<double>(config.loop.epochs));
+  });
+  problems->guard([&] {
+    const YamlReader output = top.optional_map("output");
+    output.check_keys(kOutputKeys);
+    config.output_dir = output.text("dir", "runs/" + fs::path(path).stem().string());
+  });
+  problems->raise(path);
   return config;
+}
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> keys;
+  auto add = [&keys](const std::string& prefix, const std::vector<std::string>& names) {
+    for (const std::string& name : names) keys.push_back(prefix + name);
+  };
+  add("", kTopKeys);
+  add("data.", data::config_keys());
+  add("optim.", kOptimKeys);
+  add("schedule.", kScheduleKeys);
+  add("train.", kTrainKeys);
+  add("output.", kOutputKeys);
+  return keys;
 }
 
 }  // namespace crunet::train

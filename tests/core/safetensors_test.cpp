@@ -242,6 +242,18 @@ TEST_F(Safetensors, RejectsInvalidJson) {
                   "value of 'epoch' is not a string");
 }
 
+TEST_F(Safetensors, RejectsNumbersTooLargeForJsonAndShapesTooLargeForStrides) {
+  // Found by fuzz_safetensors: nlohmann-json throws out_of_range, not parse_error, for these.
+  expect_rejected(file_bytes(R"({"a":18446744073709551615e844674407370955})", ""),
+                  "not valid JSON");
+  // An empty tensor whose other extents overflow int64_t when multiplied into strides.
+  expect_rejected(
+      file_bytes(R"({"e": {"dtype": "F32", "shape": [0, 4611686018427387904, 4611686018427387904],)"
+                 R"( "data_offsets": [0, 0]}})",
+                 ""),
+      "which is too large");
+}
+
 TEST_F(Safetensors, RejectsUnknownDtypes) {
   expect_rejected(file_bytes(R"({"a": {"dtype": "F64", "shape": [1], "data_offsets": [0, 8]}})",
                              std::string(8, 0)),

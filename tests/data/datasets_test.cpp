@@ -196,6 +196,8 @@ TEST(ListFile, BadLinesAreReportedWithTheirLineNumber) {
       {"2\t1\t\t", "label columns"},
       {"2\t1\t", "the path is empty"},
       {"2\t0\t1\tc.png", "has 2 label columns"},
+      {"2\t9223372036854775807\tc.png", "is too large"},  // found by fuzz_list_file's seeds
+      {"2\t99999999999999999999\tc.png", "is not an integer"},
   };
   for (const auto& c : cases) {
     write_text(file, good + c.line + "\n");

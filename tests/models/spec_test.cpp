@@ -85,6 +85,23 @@ TEST(ModelSpec, WrongTypeAndSyntaxErrors) {
   EXPECT_NE(error_of("name: [unclosed\n").find("YAML syntax error"), std::string::npos);
 }
 
+TEST(ModelSpec, EveryMistakeIsReportedAtOnce) {
+  const std::string m = error_of(R"(name: tiny
+classes: 0
+stem: {type: big, width: 16}
+stages:
+  - {unit: res, units: 1, width: 32, bottleneck: 8, groups: 3}
+  - {unit: rex, units: 2, width: 64, bottleneck: 16}
+)");
+  EXPECT_NE(m.find("bad.yaml: 4 problems:"), std::string::npos) << m;
+  for (const char* line : {"bad.yaml:2: classes: must be a positive integer",
+                           "bad.yaml:3: stem.type: unknown stem type 'big'",
+                           "bad.yaml:5: stages[0].groups: bottleneck 8 is not divisible by groups 3",
+                           "bad.yaml:6: stages[1].unit: unknown unit type 'rex'"}) {
+    EXPECT_NE(m.find(line), std::string::npos) << line << "\n" << m;
+  }
+}
+
 TEST(ModelSpec, UnknownZooNameSuggests) {
   try {
     models::load_model_spec("crunet57");

@@ -1,4 +1,6 @@
 // Training configs: every mistake is a UserError naming file, line and key, before any work.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -21,7 +23,9 @@ train:
 )";
 
 std::string write_config(const std::string& text, const std::string& name = "config.yaml") {
-  const auto folder = std::filesystem::temp_directory_path() / "crunet_config_test";
+  // A folder per process: ctest runs the tests of this file in parallel processes.
+  const auto folder = std::filesystem::temp_directory_path() /
+                      ("crunet_config_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(folder);
   const std::string path = (folder / name).string();
   std::ofstream(path) << text;
@@ -94,6 +98,66 @@ TEST(TrainConfig, InlineModelKeepsTheDocumentsLines) {
 )");
   const std::string m = error_of(text);
   EXPECT_NE(m.find("config.yaml:5: model.stages[0].botleneck"), std::string::npos) << m;
+}
+
+TEST(TrainConfig, EveryMistakeIsReportedAtOnce) {
+  const std::string text = R"(model:
+  name: tiny
+  classes: 0
+  stages:
+    - {unit: res, units: 1, width: 8, botleneck: 4}
+data:
+  format: idx
+  root: /usr/share/datasets/fashion-mnist
+  batch_size: 0
+  batch_size: 8
+optim:
+  lr: -0.1
+  momentum: lots
+schedule: {type: cosin}
+train:
+  epoks: 2
+  device: tpu
+)";
+  const std::string m = error_of(text);
+  // One line per problem, each with file:line: key, in the order of the lines.
+  EXPECT_NE(m.find("config.yaml: 9 problems:"), std::string::npos) << m;
+  for (const char* line : {
+           "config.yaml:3: model.classes: must be a positive integer",
+           "config.yaml:5: model.stages[0].botleneck: unknown key 'botleneck'; did you mean "
+           "'bottleneck'?",
+           "config.yaml:5: model.stages[0].bottleneck: missing required key 'bottleneck'",
+           "config.yaml:10: data.batch_size: the key 'batch_size' is given more than once",
+           "config.yaml:12: optim.lr: must be positive",
+           "config.yaml:13: optim.momentum: must be a number, got 'lots'",
+           "config.yaml:14: schedule.type: unknown schedule 'cosin'",
+           "config.yaml:16: train.epoks: unknown key 'epoks'; did you mean 'epochs'?",
+           "config.yaml:17: train.device: unknown device 'tpu'"}) {
+    EXPECT_NE(m.find(line), std::string::npos) << line << "\n" << m;
+  }
+  EXPECT_LT(m.find("optim.lr"), m.find("optim.momentum")) << m;
+  EXPECT_LT(m.find("schedule.type"), m.find("train.epoks")) << m;
+  // A consequence of a problem is not a second problem: data.batch_size 0 is reported once.
+  EXPECT_EQ(m.find("batch_size: must be"), std::string::npos) << m;
+}
+
+TEST(TrainConfig, OneMistakeIsOneLine) {
+  const std::string m = error_of(replaced(kConfig, "lr: 0.1", "lr: .inf"));
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  EXPECT_NE(m.find("config.yaml:7: optim.lr: must be a finite number"), std::string::npos) << m;
+}
+
+TEST(TrainConfig, MalformedDocumentsAreUserErrors) {
+  // Not a map, a key that is a list, a section that is a scalar: each a UserError, never a crash.
+  for (const char* text : {"", "[1, 2]", "just text", "? [a, b]\n: 1\n", "model: crunet56\ndata: 3\n",
+                           "model: {}\ndata: {root: [x]}\n", "model: [1]\ndata: {format: {a: 1}}\n",
+                           "model: crunet56\ndata: {root: /x, normalize: {scale: 1e300}}\n",
+                           "model: crunet56\ndata: {root: /x}\ntrain: {label_smoothing: 1e300}\n"}) {
+    EXPECT_NE(error_of(text), "") << text;
+  }
+  // A model name longer than a path may be (the file-system calls must not throw).
+  EXPECT_NE(error_of("model: " + std::string(5000, 'a') + "\ndata: {root: /x}\n").find("unknown model"),
+            std::string::npos);
 }
 
 }  // namespace

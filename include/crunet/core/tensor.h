@@ -14,6 +14,7 @@ namespace crunet {
 
 namespace autograd {
 class Node;
+struct LeafHooks;
 }
 
 // What a tensor is: a view (offset, shape, strides) on a storage, plus its autograd links.
@@ -27,6 +28,7 @@ struct TensorImpl {
   bool requires_grad = false;                // set by the user on leaves (parameters, inputs)
   std::shared_ptr<TensorImpl> grad;          // accumulated gradient of a leaf
   std::shared_ptr<autograd::Node> grad_fn;   // the node that made this tensor, for non-leaves
+  std::shared_ptr<autograd::LeafHooks> hooks; // a leaf's grad-ready hooks (crunet/autograd/hooks.h)
 };
 
 struct TensorOptions {

@@ -46,6 +46,10 @@ struct DataConfig {
 // trainer's checks: unknown keys and values out of range are UserErrors naming file, line and key.
 DataConfig load_data_config(const std::string& path);
 
+// Every key the `data` section accepts, as paths relative to it ("batch_size", "augment.hsl.hue"),
+// the nested maps included ("augment", "augment.hsl"): the parser's own lists.
+std::vector<std::string> config_keys();
+
 // split: "train" or "val".
 std::shared_ptr<Dataset> make_dataset(const DataConfig& config, const std::string& split);
 // train: the augmentation (TrainTransform); else the evaluation crop (EvalTransform).

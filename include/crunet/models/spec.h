@@ -41,7 +41,8 @@ ModelSpec load_model_spec(const std::string& name_or_path);
 // Parses YAML text; `source` names it in messages.
 ModelSpec parse_model_spec(const std::string& yaml, const std::string& source = "<string>");
 
-// Folders searched for zoo names: $CRUNET_ZOO_DIR, then the installed and source configs/models.
+// Folders searched for zoo names: $CRUNET_ZOO_DIR, then share/crunet/configs/models beside the
+// installed library (<prefix>/lib/../share), the configured install prefix's, the source tree's.
 std::vector<std::string> zoo_directories();
 // Names of the models found in the zoo folders, sorted.
 std::vector<std::string> zoo_names();

@@ -4,6 +4,7 @@
 #include "crunet/ops/batch_norm.h"
 #include "crunet/ops/conv2d.h"
 #include "crunet/ops/max_pool2d.h"
+#include "crunet/ops/sync_batch_norm.h"
 
 namespace crunet::nn {
 
@@ -34,10 +35,15 @@ class BatchNorm2d : public Module {
   Tensor forward(const Tensor& x) override;
   std::string kind() const override { return "BatchNorm2d"; }
   std::int64_t channels() const { return weight_.size(0); }
+  // SyncBN: with a cross-process sum set, training uses the global batch's statistics
+  // (ops::sync_batch_norm); an empty function returns to per-process statistics.
+  void set_cross_process_sum(ops::CrossProcessSum sum) { sync_sum_ = std::move(sum); }
+  bool is_synchronized() const { return static_cast<bool>(sync_sum_); }
 
  private:
   float momentum_;
   float eps_;
+  ops::CrossProcessSum sync_sum_;
   Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
 };
 

@@ -24,6 +24,8 @@ struct LoopOptions {
   std::int64_t eval_every = 1;       // epochs between validations
   std::int64_t checkpoint_every = 0; // updates between checkpoints; 0 = at the end of each epoch
   std::int64_t keep_checkpoints = 3;
+  bool sync_bn = false;              // data-parallel: BN statistics over the global batch
+  double dist_timeout_s = 300;       // data-parallel: longest wait for the other processes
 };
 
 struct TrainConfig {
@@ -41,5 +43,10 @@ struct TrainConfig {
 // is an error naming the closest key.
 TrainConfig load_train_config(const std::string& path,
                               const std::vector<std::string>& overrides = {});
+
+// Every key a training config accepts, as dotted paths ("optim.lr", "data.augment.hsl.hue"), the
+// sections and nested maps included ("optim", "data.augment"): the parser's own lists. `model`
+// holds a zoo name, a file or a spec, whose keys docs/formats.md lists; they are not included.
+std::vector<std::string> config_keys();
 
 }  // namespace crunet::train

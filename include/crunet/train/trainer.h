@@ -1,11 +1,18 @@
 #pragma once
 // The training loop: SGD over a model built from the config, validation, metrics (JSON lines),
 // logs (console and run directory), training curves, checkpoints and exact resume.
+//
+// Data-parallel (docs/distributed.md): every process of the group runs the same loop on its shard
+// of the data (data.batch_size is per process), starting from rank 0's weights; gradients are
+// averaged in buckets during backward, so every process takes the same step. Validation is
+// sharded too and its counts summed. Rank 0 alone writes the run folder.
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "crunet/data/loader.h"
+#include "crunet/dist/process_group.h"
+#include "crunet/dist/reducer.h"
 #include "crunet/models/network.h"
 #include "crunet/optim/schedule.h"
 #include "crunet/optim/sgd.h"
@@ -26,13 +33,19 @@ struct EvalResult {
   double images_per_s = 0;
 };
 
-// Runs the model in eval mode over a loader's whole epoch (every sample once).
-EvalResult evaluate(models::Network& model, data::DataLoader& loader, const Device& device);
+// Runs the model in eval mode over a loader's whole epoch (every sample once). With a group of
+// several processes, each runs its own shard (a loader made with its rank) and the losses, the
+// correct counts and the sample counts are summed over the group before dividing, so every
+// process returns the result over the whole set, each sample counted once.
+EvalResult evaluate(models::Network& model, data::DataLoader& loader, const Device& device,
+                    dist::ProcessGroup* group = nullptr);
 
 struct TrainerOptions {
   std::string resume;                     // "", "auto" (newest valid checkpoint) or a path
   std::function<bool()> stop_requested;   // polled after every update (SIGINT/SIGTERM)
   bool console = true;                    // log to the console as well as to the run's file
+  // The data-parallel group; empty: dist::world() (a group of one without a launcher).
+  std::shared_ptr<dist::ProcessGroup> group;
 };
 
 struct TrainResult {
@@ -51,19 +64,27 @@ class Trainer {
   models::Network& model() { return *model_; }
   const TrainerState& state() const { return state_; }
   const TrainConfig& config() const { return config_; }
+  const dist::ProcessGroup& group() const { return *group_; }
 
  private:
   void resume_from(const std::string& path);
   void write_checkpoint(TrainResult& result);
   void end_epoch(TrainResult& result, double lr);
   void append_metrics(const std::string& json_line);
+  // The epoch's running sums over every process (a collective).
+  void global_epoch_sums(double& loss_sum, std::int64_t& correct, std::int64_t& seen);
+  // Whether any process was asked to stop (a collective when there are several).
+  bool stop_requested();
 
   TrainConfig config_;
   TrainerOptions options_;
+  std::shared_ptr<dist::ProcessGroup> group_;
+  bool main_ = true;  // rank 0: writes the run folder
   Device device_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<models::Network> model_;
   std::unique_ptr<optim::SGD> optimizer_;
+  std::unique_ptr<dist::GradientReducer> reducer_;
   std::unique_ptr<optim::LrSchedule> schedule_;
   std::unique_ptr<data::DataLoader> train_loader_;
   std::unique_ptr<data::DataLoader> val_loader_;
