@@ -26,7 +26,9 @@ RunResult run_tool(const std::string& tool, const std::vector<std::string>& argu
 }
 
 std::string fresh_folder(const std::string& name) {
-  const auto folder = std::filesystem::temp_directory_path() / ("crunet_e2e_" + name);
+  // The process id keeps two runs of the suite (two checkouts, two developers) out of each other's way.
+  const auto folder = std::filesystem::temp_directory_path() /
+                      ("crunet_e2e_" + std::to_string(getpid()) + "_" + name);
   std::filesystem::remove_all(folder);
   std::filesystem::create_directories(folder);
   return folder.string();

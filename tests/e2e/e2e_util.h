@@ -13,7 +13,7 @@ struct RunResult {
 // Runs a program from the build's tools folder with arguments; waits for it.
 RunResult run_tool(const std::string& tool, const std::vector<std::string>& arguments);
 
-// A fresh empty folder under the temp directory.
+// A fresh empty folder under the temp directory, private to this process.
 std::string fresh_folder(const std::string& name);
 void write_file(const std::string& path, const std::string& text);
 std::string read_file(const std::string& path);
