@@ -27,4 +27,7 @@ cmake --build "$dir" --target crunet_unit_suites --parallel "$(nproc)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=0"
 export LSAN_OPTIONS="suppressions=$root/tests/sanitize/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# Tests run side by side, one per core: one OpenMP thread each, since OpenMP threads that spin-wait
+# on a core another test holds make both crawl.
+export OMP_NUM_THREADS=1
 ctest --test-dir "$dir" -L unit --output-on-failure --parallel "$(nproc)"
