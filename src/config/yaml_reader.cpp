@@ -252,10 +252,7 @@ void YamlReader::check_keys(const std::vector<std::string>& allowed) const {
       continue;
     }
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-    const std::string suggestion = closest_match(key, allowed);
-    report_at(full(key), line,
-              "unknown key '" + key + "'" +
-                  (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+    report_at(full(key), line, "unknown key '" + key + "'" + did_you_mean(key, allowed));
   }
 }
 
@@ -303,6 +300,17 @@ std::string closest_match(const std::string& word, const std::vector<std::string
     return "";
   }
   return best;
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  const std::string suggestion = closest_match(word, candidates);
+  return suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?";
+}
+
+std::string join_words(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& word : words) out += (out.empty() ? "" : ", ") + word;
+  return out;
 }
 
 }  // namespace crunet::config

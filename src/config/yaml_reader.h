@@ -113,5 +113,10 @@ YAML::Node load_yaml_file(const std::string& path);
 
 // The candidate closest to `word` by edit distance, or "" when none is reasonably close.
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+// "; did you mean 'x'?" with the closest candidate, or "" when none is close: the end of every
+// unknown-name message.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+// "a, b, c", for the lists of known names in messages.
+std::string join_words(const std::vector<std::string>& words);
 
 }  // namespace crunet::config

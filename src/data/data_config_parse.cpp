@@ -20,12 +20,6 @@ const std::vector<std::string> kAugmentKeys = {"crop", "area", "aspect", "attemp
 const std::vector<std::string> kHslKeys = {"hue", "saturation", "lightness"};
 const std::vector<std::string> kEvalKeys = {"resize", "size", "interpolation"};
 
-std::string join(const std::vector<std::string>& words) {
-  std::string out;
-  for (const std::string& word : words) out += (out.empty() ? "" : ", ") + word;
-  return out;
-}
-
 // One of `choices`, or a UserError listing them (with the closest as a suggestion).
 std::string choice(const YamlReader& reader, const std::string& key, const std::string& fallback,
                    const std::vector<std::string>& choices) {
@@ -33,9 +27,8 @@ std::string choice(const YamlReader& reader, const std::string& key, const std::
   for (const std::string& c : choices) {
     if (value == c) return value;
   }
-  const std::string suggestion = config::closest_match(value, choices);
-  reader.report(key, "unknown value '" + value + "' (one of: " + join(choices) + ")" +
-                         (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+  reader.report(key, "unknown value '" + value + "' (one of: " + config::join_words(choices) +
+                         ")" + config::did_you_mean(value, choices));
   return fallback;
 }
 

@@ -51,6 +51,28 @@ int cv_interpolation(Interpolation interpolation) {
 }
 #endif
 
+// One output index's pair of source taps along an axis of `extent` pixels scaled by `scale`: the
+// first tap, the second (clamped at the border) and the second's weight.
+struct LinearTap {
+  std::int64_t first, second;
+  float weight;
+};
+
+LinearTap linear_tap(std::int64_t index, double scale, std::int64_t extent) {
+  const double position = (index + 0.5) * scale - 0.5;
+  std::int64_t i = static_cast<std::int64_t>(std::floor(position));
+  float a = static_cast<float>(position - i);
+  if (i < 0) {
+    i = 0;
+    a = 0;
+  }
+  if (i >= extent - 1) {
+    i = extent - 1;
+    a = 0;
+  }
+  return {i, std::min(i + 1, extent - 1), a};
+}
+
 }  // namespace
 
 // Bilinear with pixel centres at +0.5 and edges clamped (OpenCV's INTER_LINEAR geometry, in float
@@ -62,36 +84,16 @@ void resize_linear_reference(const Image& src, const CropBox& box, Image& dst) {
   std::vector<std::int64_t> x0(dst.width), x1(dst.width);
   std::vector<float> ax(dst.width);
   for (std::int64_t x = 0; x < dst.width; ++x) {
-    double fx = (x + 0.5) * sx - 0.5;
-    std::int64_t i = static_cast<std::int64_t>(std::floor(fx));
-    float a = static_cast<float>(fx - i);
-    if (i < 0) {
-      i = 0;
-      a = 0;
-    }
-    if (i >= box.width - 1) {
-      i = box.width - 1;
-      a = 0;
-    }
-    x0[x] = (box.left + i) * c;
-    x1[x] = (box.left + std::min(i + 1, box.width - 1)) * c;
-    ax[x] = a;
+    const LinearTap tap = linear_tap(x, sx, box.width);
+    x0[x] = (box.left + tap.first) * c;
+    x1[x] = (box.left + tap.second) * c;
+    ax[x] = tap.weight;
   }
   for (std::int64_t y = 0; y < dst.height; ++y) {
-    double fy = (y + 0.5) * sy - 0.5;
-    std::int64_t j = static_cast<std::int64_t>(std::floor(fy));
-    float b = static_cast<float>(fy - j);
-    if (j < 0) {
-      j = 0;
-      b = 0;
-    }
-    if (j >= box.height - 1) {
-      j = box.height - 1;
-      b = 0;
-    }
-    const std::uint8_t* row0 = src.data() + (box.top + j) * src.width * c;
-    const std::uint8_t* row1 =
-        src.data() + (box.top + std::min(j + 1, box.height - 1)) * src.width * c;
+    const LinearTap tap = linear_tap(y, sy, box.height);
+    const float b = tap.weight;
+    const std::uint8_t* row0 = src.data() + (box.top + tap.first) * src.width * c;
+    const std::uint8_t* row1 = src.data() + (box.top + tap.second) * src.width * c;
     std::uint8_t* out = dst.data() + y * dst.width * c;
     for (std::int64_t x = 0; x < dst.width; ++x) {
       for (std::int64_t k = 0; k < c; ++k) {

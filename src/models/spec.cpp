@@ -22,12 +22,6 @@ std::vector<std::string> unit_type_names() {
   return names;
 }
 
-std::string join(const std::vector<std::string>& words) {
-  std::string out;
-  for (const std::string& word : words) out += (out.empty() ? "" : ", ") + word;
-  return out;
-}
-
 StemSpec parse_stem(const YamlReader& top) {
   StemSpec stem;
   if (!top.has("stem")) return stem;
@@ -71,10 +65,9 @@ ModelSpec parse_model_spec(const YamlReader& top) {
     const auto& types = unit_types();
     auto it = types.find(unit);
     if (it == types.end()) {
-      const std::string suggestion = closest_match(unit, unit_type_names());
       stages[i].report("unit", "unknown unit type '" + unit + "' (known: " +
-                                   join(unit_type_names()) + ")" +
-                                   (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+                                   config::join_words(unit_type_names()) + ")" +
+                                   config::did_you_mean(unit, unit_type_names()));
       continue;
     }
     spec.stages.push_back(it->second.parse(stages[i], i));
@@ -183,9 +176,8 @@ ModelSpec load_model_spec(const std::string& name_or_path) {
     if (fs::is_regular_file(candidate, error)) return load_from_file(candidate.string(), 0);
   }
   const std::vector<std::string> known = zoo_names();
-  const std::string suggestion = closest_match(name_or_path, known);
-  throw UserError("unknown model '" + name_or_path + "' (zoo: " + join(known) + ")" +
-                  (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+  throw UserError("unknown model '" + name_or_path + "' (zoo: " + config::join_words(known) + ")" +
+                  config::did_you_mean(name_or_path, known));
 }
 
 }  // namespace crunet::models

@@ -60,9 +60,8 @@ void apply_override(YAML::Node document, const std::string& path, const std::str
       for (const auto& entry : chain.back()) {
         if (entry.first.IsScalar()) known.push_back(entry.first.Scalar());
       }
-      const std::string hint = config::closest_match(keys[i], known);
       throw UserError("--set " + text + ": " + path + " has no section '" + keys[i] + "'" +
-                      (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+                      config::did_you_mean(keys[i], known));
     }
     chain.push_back(next);
   }
@@ -92,10 +91,10 @@ optim::ScheduleOptions parse_schedule(const YamlReader& r, double base_lr, doubl
   s.type = r.text("type", s.type);
   if (s.type != "constant" && s.type != "step" && s.type != "multistep" && s.type != "cosine" &&
       s.type != "plateau") {
-    const std::string hint =
-        config::closest_match(s.type, {"constant", "step", "multistep", "cosine", "plateau"});
-    r.report("type", "unknown schedule '" + s.type + "' (known: constant, step, multistep, cosine, plateau)" +
-                       (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    r.report("type", "unknown schedule '" + s.type +
+                         "' (known: constant, step, multistep, cosine, plateau)" +
+                         config::did_you_mean(
+                             s.type, {"constant", "step", "multistep", "cosine", "plateau"}));
     s.type = optim::ScheduleOptions().type;
   }
   s.warmup_epochs = r.number("warmup_epochs", s.warmup_epochs);
