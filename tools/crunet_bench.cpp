@@ -35,7 +35,7 @@ std::int64_t peak_rss_bytes() {
 int main(int argc, char** argv) {
   CLI::App app{"Training and inference images per second of a model, and peak memory",
                "crunet-bench"};
-  std::string config, device_name = "cpu";
+  std::string config, device_name = "cpu", precision_name = "fp32";
   std::int64_t batch = 8, input_size = 0, threads = 0;
   int steps = 5, warmup = 2;
   bool json = false, train_only = false, infer_only = false;
@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "timed steps")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
   app.add_option("--device", device_name, "cpu, cuda or cuda:N");
+  app.add_option("--precision", precision_name,
+                 "fp32, tf32 or bf16 (tf32 and bf16 on a GPU only; docs/config.md)");
   app.add_option("--input-size", input_size, "image size (default: the spec's)");
   app.add_option("--threads", threads, "OpenMP threads (default: all cores)");
   app.add_flag("--json", json, "print one JSON object");
@@ -52,6 +54,15 @@ int main(int argc, char** argv) {
   return crunet::tools::run_tool(app, argc, argv, [&] {
     using namespace crunet;
     const Device device = Device::parse(device_name);
+    train::Precision precision = train::Precision::kFp32;
+    try {
+      precision = train::parse_precision(precision_name);
+    } catch (const ValueError& e) {
+      throw UserError(std::string("--precision: ") + e.what());
+    }
+    if (const std::string why = train::precision_unsupported_reason(precision, device); !why.empty()) {
+      throw UserError("--precision " + precision_name + ": " + why);
+    }
     if (device.is_cuda() && !cuda_is_available()) {
       throw UserError("--device " + device_name + ": no usable CUDA GPU on this machine");
     }
@@ -61,8 +72,15 @@ int main(int argc, char** argv) {
     manual_seed(0);
     auto model = models::build(spec);
     model->to(device);
-    const Tensor images =
-        randn({batch, spec.in_channels, spec.input_size, spec.input_size}, 1, TensorOptions(device));
+    // Random images, drawn where they are used: on a GPU by its own generator (no host round trip).
+    const Shape image_shape{batch, spec.in_channels, spec.input_size, spec.input_size};
+    Tensor images;
+    if (device.is_cuda()) {
+      images = empty(image_shape, TensorOptions(device));
+      normal_(images);
+    } else {
+      images = randn(image_shape, 1, TensorOptions(device));
+    }
     std::vector<std::int64_t> label_values(static_cast<std::size_t>(batch));
     for (std::int64_t i = 0; i < batch; ++i) label_values[static_cast<std::size_t>(i)] = i % spec.classes;
     const Tensor labels = from_int64_vector(label_values, {batch}, device);
@@ -73,6 +91,7 @@ int main(int argc, char** argv) {
       model->train();
       train_seconds = seconds_of(
           [&] {
+            train::PrecisionScope scope(precision);
             ops::cross_entropy(model->forward(images), labels).backward();
             sgd.step();
             sgd.zero_grad();
@@ -85,6 +104,7 @@ int main(int argc, char** argv) {
       NoGradGuard no_grad;
       infer_seconds = seconds_of(
           [&] {
+            train::PrecisionScope scope(precision);
             const Tensor logits = model->forward(images);
             if (device.is_cuda()) logits.to_vector();
           },
@@ -97,17 +117,19 @@ int main(int argc, char** argv) {
     if (json) {
       std::cout << nlohmann::json{{"model", spec.name}, {"batch", batch}, {"steps", steps},
                                   {"input_size", spec.input_size}, {"device", device.str()},
+                                  {"precision", train::precision_name(precision)},
                                   {"threads", omp_get_max_threads()},
                                   {"train_img_per_s", train_rate}, {"infer_img_per_s", infer_rate},
                                   {device.is_cuda() ? "peak_device_bytes" : "peak_rss_bytes", peak}}
                        .dump()
                 << "\n";
     } else {
-      std::printf("%s batch %lld at %lldx%lld on %s (%d threads): train %.2f img/s, inference %.2f "
-                  "img/s, peak %s %.1f MiB\n",
+      std::printf("%s batch %lld at %lldx%lld on %s in %s (%d threads): train %.2f img/s, "
+                  "inference %.2f img/s, peak %s %.1f MiB\n",
                   spec.name.c_str(), static_cast<long long>(batch),
                   static_cast<long long>(spec.input_size), static_cast<long long>(spec.input_size),
-                  device.str().c_str(), omp_get_max_threads(), train_rate, infer_rate,
+                  device.str().c_str(), train::precision_name(precision), omp_get_max_threads(),
+                  train_rate, infer_rate,
                   device.is_cuda() ? "device memory" : "resident memory", peak / 1048576.0);
     }
     return 0;

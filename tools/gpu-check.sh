@@ -139,12 +139,9 @@ if [ "$bench" = 1 ]; then
     model=${pair%%:*}
     config=configs/models/${pair#*:}.yaml
     for precision in bf16 fp32; do
-      if [ "$precision" != fp32 ]; then
-        # Precision modes (tf32, bf16) are still open in issue 6: crunet trains in fp32 only.
-        echo "crunet-bench ${model} ${precision}: not implemented yet (crunet trains in fp32)"
-      elif [ -x "$crunet_bench" ]; then
+      if [ -x "$crunet_bench" ]; then
         timeout 120 "$crunet_bench" --config "$config" --batch "$batch" --device cuda \
-          || echo "crunet-bench ${model} ${precision} failed"
+          --precision "$precision" || echo "crunet-bench ${model} ${precision} failed"
       else
         echo "crunet-bench ${model} ${precision}: not built"
       fi

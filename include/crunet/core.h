@@ -6,6 +6,8 @@
 #include "crunet/core/elementwise.h"
 #include "crunet/core/error.h"
 #include "crunet/core/half.h"
+#include "crunet/core/pinned.h"
+#include "crunet/core/random.h"
 #include "crunet/core/rng.h"
 #include "crunet/core/safetensors.h"
 #include "crunet/core/shape.h"

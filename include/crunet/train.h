@@ -4,5 +4,6 @@
 #include "crunet/train/config.h"
 #include "crunet/train/metrics.h"
 #include "crunet/train/plot.h"
+#include "crunet/train/precision.h"
 #include "crunet/train/state.h"
 #include "crunet/train/trainer.h"

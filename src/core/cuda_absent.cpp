@@ -15,6 +15,12 @@ Allocator& cuda_allocator(int device_index) {
                             "(configure with -DCRUNET_CUDA=ON)");
 }
 
+Allocator& pinned_host_allocator() {
+  throw NotImplementedError(
+      "pinned host memory needs the CUDA backend, which this build of crunet does not have "
+      "(configure with -DCRUNET_CUDA=ON)");
+}
+
 void copy_bytes(void* dst, const Device& dst_device, const void* src, const Device& src_device,
                 std::size_t nbytes) {
   if (!dst_device.is_cpu() || !src_device.is_cpu()) {

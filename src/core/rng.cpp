@@ -1,7 +1,9 @@
 #include "crunet/core/rng.h"
 
 #include <cmath>
+#include <memory>
 #include <sstream>
+#include <vector>
 
 #include "crunet/core/error.h"
 
@@ -60,11 +62,78 @@ void Generator::set_state(const std::string& state) {
   if (!in) throw ValueError("Generator::set_state: malformed generator state");
 }
 
+void CudaGenerator::seed_with(std::uint64_t seed) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  seed_ = seed;
+  fills_ = 0;
+}
+
+std::uint64_t CudaGenerator::seed() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return seed_;
+}
+
+std::pair<std::uint64_t, std::uint64_t> CudaGenerator::next_fill() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return {seed_, fills_++};
+}
+
+std::string CudaGenerator::state() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::to_string(seed_) + " " + std::to_string(fills_);
+}
+
+void CudaGenerator::set_state(const std::string& state) {
+  std::istringstream in(state);
+  std::uint64_t seed = 0, fills = 0;
+  if (!(in >> seed >> fills)) throw ValueError("CudaGenerator::set_state: malformed state");
+  std::lock_guard<std::mutex> lock(mutex_);
+  seed_ = seed;
+  fills_ = fills;
+}
+
 Generator& default_generator() {
   static Generator generator(0);
   return generator;
 }
 
-void manual_seed(std::uint64_t seed) { default_generator().seed_with(seed); }
+namespace {
+
+// The CUDA generators, made on first use and never destroyed, and the seed new ones start from.
+struct CudaGenerators {
+  std::mutex mutex;
+  std::uint64_t seed = 0;
+  std::vector<std::unique_ptr<CudaGenerator>> by_device;
+};
+
+CudaGenerators& cuda_generators() {
+  static auto* generators = new CudaGenerators();
+  return *generators;
+}
+
+}  // namespace
+
+CudaGenerator& cuda_generator(int device_index) {
+  if (device_index < 0) {
+    throw ValueError("cuda_generator: device index " + std::to_string(device_index) +
+                     " is negative");
+  }
+  CudaGenerators& all = cuda_generators();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  const auto index = static_cast<std::size_t>(device_index);
+  if (all.by_device.size() <= index) all.by_device.resize(index + 1);
+  if (!all.by_device[index]) all.by_device[index] = std::make_unique<CudaGenerator>(all.seed);
+  return *all.by_device[index];
+}
+
+void manual_seed(std::uint64_t seed) {
+  default_generator().seed_with(seed);
+  CudaGenerators& all = cuda_generators();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  all.seed = seed;
+  for (auto& generator : all.by_device) {
+    if (generator) generator->seed_with(seed);
+  }
+}
 
 }  // namespace crunet

@@ -19,6 +19,8 @@
 #include <thread>
 #include <unordered_set>
 
+#include "crunet/core/pinned.h"
+
 namespace crunet::data {
 namespace {
 
@@ -186,7 +188,7 @@ struct DataLoader::Impl {
       if (i == 0) {
         Shape shape = image.shape();
         shape.insert(shape.begin(), count);
-        batch.images = empty(shape);
+        batch.images = options.pin_memory ? empty_pinned(shape) : empty(shape);
         out = batch.images.data<float>();
         sample_numel = image.numel();
       } else if (image.shape() !=
@@ -202,7 +204,12 @@ struct DataLoader::Impl {
       labels[static_cast<std::size_t>(i)] = example.label;
       batch.indices[static_cast<std::size_t>(i)] = used;
     }
-    batch.labels = from_int64_vector(labels, {count});
+    if (options.pin_memory) {
+      batch.labels = empty_pinned({count}, DType::Int64);
+      std::memcpy(batch.labels.data_ptr(), labels.data(), labels.size() * sizeof(std::int64_t));
+    } else {
+      batch.labels = from_int64_vector(labels, {count});
+    }
     return batch;
   }
 
@@ -239,6 +246,9 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset,
   if (!dataset) throw ValueError("DataLoader: no dataset");
   if (!transform) throw ValueError("DataLoader: no transform");
   check_options(options_);
+  // Pinning is a hint for GPU training: where no GPU is usable there is no pinned memory, and the
+  // batches are ordinary host memory (as PyTorch's DataLoader does).
+  if (options_.pin_memory && !cuda_is_available()) options_.pin_memory = false;
   if (dataset->size() <= 0)
     throw ValueError("DataLoader: the dataset is empty: " + dataset->describe());
   impl_->dataset = std::move(dataset);

@@ -1,3 +1,4 @@
+#include "crunet/nn/autocast.h"
 #include "crunet/nn/init.h"
 #include "crunet/nn/units.h"
 #include "crunet/ops/add.h"
@@ -38,13 +39,13 @@ Tensor CollectiveResidualUnit::forward(const Tensor& x) {
   Tensor data_o = x;
   Tensor shortcut = x;
   if (proj_weight_.defined()) {
-    data_o = ops::conv2d(proj_bn1_->forward(x), proj_weight_);
-    shortcut = proj_bn2_ ? ops::conv2d(proj_bn2_->forward(x), proj_weight_,
-                                       Tensor(), ops::Conv2dParams{stride_, 0, 1})
+    data_o = autocast_conv2d(proj_bn1_->forward(x), proj_weight_);
+    shortcut = proj_bn2_ ? autocast_conv2d(proj_bn2_->forward(x), proj_weight_,
+                                           Tensor(), ops::Conv2dParams{stride_, 0, 1})
                          : data_o;
   }
-  Tensor y = ops::conv2d(a_bn_->forward(data_o), shared_->w1());
-  y = ops::conv2d(y, shared_->w3(), Tensor(), ops::Conv2dParams{stride_, 1, bottleneck_});
+  Tensor y = autocast_conv2d(a_bn_->forward(data_o), shared_->w1());
+  y = autocast_conv2d(y, shared_->w3(), Tensor(), ops::Conv2dParams{stride_, 1, bottleneck_});
   return ops::add(shortcut, c_->forward(b_->forward(y)));
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "crunet/nn/autocast.h"
 #include "crunet/nn/init.h"
 #include "crunet/ops/flatten.h"
 #include "crunet/ops/global_avg_pool.h"
@@ -25,7 +26,7 @@ Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t
   if (bias) register_parameter("bias", &bias_, zeros({out_channels}));
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return ops::conv2d(x, weight_, bias_, params_); }
+Tensor Conv2d::forward(const Tensor& x) { return autocast_conv2d(x, weight_, bias_, params_); }
 
 BatchNorm2d::BatchNorm2d(std::int64_t channels, float momentum, float eps)
     : momentum_(momentum), eps_(eps) {
@@ -63,7 +64,7 @@ Linear::Linear(std::int64_t in_features, std::int64_t out_features, bool bias) {
   if (bias) register_parameter("bias", &bias_, init::uniform({out_features}, bound));
 }
 
-Tensor Linear::forward(const Tensor& x) { return ops::linear(x, weight_, bias_); }
+Tensor Linear::forward(const Tensor& x) { return autocast_linear(x, weight_, bias_); }
 
 Sequential::Sequential(std::vector<std::shared_ptr<Module>> modules) {
   for (auto& module : modules) push_back(std::move(module));

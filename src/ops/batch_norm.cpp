@@ -52,11 +52,14 @@ BatchNormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const 
 #endif
 }
 
-// weight / bias: x's dtype and device, shape [C].
+// weight / bias: x's device, shape [C]; x's dtype, or float32 for a bfloat16 x (the bfloat16
+// precision mode keeps the affine parameters, like the running statistics, in float32).
 void check_affine(const Tensor& x, const Tensor& t, const char* name) {
   if (!t.defined()) return;
   check_same_device("batch_norm", x, "x", t, name);
-  check_same_dtype("batch_norm", x, "x", t, name);
+  if (!(x.dtype() == DType::BFloat16 && t.dtype() == DType::Float32)) {
+    check_same_dtype("batch_norm", x, "x", t, name);
+  }
   if (t.shape() != Shape{x.size(1)}) {
     fail("batch_norm", std::string(name) + " has shape " + shape_str(t.shape()) +
                            " but x has shape " + shape_str(x.shape()) + " (expected [" +

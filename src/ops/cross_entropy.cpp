@@ -1,6 +1,7 @@
 #include "crunet/ops/cross_entropy.h"
 
 #include "crunet/autograd/node.h"
+#include "crunet/ops/cast.h"
 #include "cross_entropy_backend.h"
 #include "op_checks.h"
 
@@ -47,10 +48,14 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
     fail("cross_entropy", "label_smoothing must be in [0, 1], got " +
                               std::to_string(params.label_smoothing));
   }
+  // The loss is always computed in float32: bfloat16 logits (the bfloat16 precision mode) are
+  // cast up, differentiably, so their gradient returns as bfloat16.
+  const Tensor logits32 =
+      logits.dtype() == DType::BFloat16 ? cast(logits, DType::Float32) : logits;
   auto [loss, probabilities] =
-      cross_entropy_forward(logits.contiguous(), targets.contiguous(), params.label_smoothing);
-  if (autograd::needs_grad({logits})) {
-    autograd::record("cross_entropy", loss, {logits},
+      cross_entropy_forward(logits32.contiguous(), targets.contiguous(), params.label_smoothing);
+  if (autograd::needs_grad({logits32})) {
+    autograd::record("cross_entropy", loss, {logits32},
                      [probabilities = probabilities, targets = targets.contiguous(),
                       smoothing = params.label_smoothing](const Tensor& grad) {
                        return std::vector<Tensor>{

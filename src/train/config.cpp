@@ -25,10 +25,11 @@ const std::vector<std::string> kOptimKeys = {"lr", "momentum", "nesterov", "weig
 const std::vector<std::string> kScheduleKeys = {"type", "warmup_epochs", "warmup_start",
                                                 "step_epochs", "gamma", "milestones", "min_lr",
                                                 "patience", "threshold"};
-const std::vector<std::string> kTrainKeys = {"epochs", "accumulate", "seed", "device", "threads",
-                                             "label_smoothing", "log_every", "eval_every",
-                                             "checkpoint_every", "keep_checkpoints", "sync_bn",
-                                             "dist_timeout_s"};
+const std::vector<std::string> kTrainKeys = {"epochs", "accumulate", "seed", "device",
+                                             "precision", "threads", "label_smoothing",
+                                             "log_every", "eval_every", "checkpoint_every",
+                                             "keep_checkpoints", "sync_bn", "dist_timeout_s"};
+const std::vector<std::string> kPrecisions = {"fp32", "tf32", "bf16"};
 const std::vector<std::string> kOutputKeys = {"dir"};
 
 std::vector<std::string> split(const std::string& text, char separator) {
@@ -148,10 +149,24 @@ LoopOptions parse_loop(const YamlReader& r) {
   if (o.epochs <= 0) r.report("epochs", "must be a positive integer");
   if (o.accumulate <= 0) r.report("accumulate", "must be a positive integer");
   if (r.integer("seed", 0) < 0) r.report("seed", "must not be negative");
+  const std::string precision = r.text("precision", precision_name(o.precision));
+  bool known_precision = true;
   try {
-    Device::parse(o.device);
+    o.precision = parse_precision(precision);
+  } catch (const ValueError& e) {
+    r.report("precision", e.what() + config::did_you_mean(precision, kPrecisions));
+    known_precision = false;
+  }
+  try {
+    const Device device = Device::parse(o.device);
+    const std::string unsupported = precision_unsupported_reason(o.precision, device);
+    if (known_precision && !unsupported.empty()) r.report("precision", unsupported);
   } catch (const ValueError& e) {
     r.report("device", e.what());
+  }
+  if (o.sync_bn && o.precision == Precision::kBf16) {
+    r.report("precision", "bf16 does not combine with train.sync_bn yet (SyncBN takes float32 "
+                          "activations); use fp32 or tf32, or sync_bn: false");
   }
   if (o.threads < 0) r.report("threads", "must not be negative");
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) r.report("label_smoothing", "must be in [0, 1)");

@@ -82,7 +82,7 @@ void draw_progress(std::int64_t epoch, std::int64_t epochs, std::int64_t step, s
 }  // namespace
 
 EvalResult evaluate(models::Network& model, data::DataLoader& loader, const Device& device,
-                    dist::ProcessGroup* group) {
+                    dist::ProcessGroup* group, Precision precision) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -94,7 +94,11 @@ EvalResult evaluate(models::Network& model, data::DataLoader& loader, const Devi
   data::Batch batch;
   while (loader.next(batch)) {
     const Tensor labels = batch.labels.to(device);
-    const Tensor logits = model.forward(batch.images.to(device));
+    Tensor logits;
+    {
+      PrecisionScope scope(precision);
+      logits = model.forward(batch.images.to(device));
+    }
     const std::int64_t n = labels.size(0);
     loss_sum += static_cast<double>(ops::cross_entropy(logits, labels).item()) * n;
     top1 += count_top_k(logits, labels, 1);
@@ -177,8 +181,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
                     " is more than the " + std::to_string(train_set->size()) +
                     " training samples");
   }
-  log_->info("model {}: {} parameters; train: {}; validation: {}", config_.model.name,
-             nn::count_parameters(*model_), train_set->describe(), val_set->describe());
+  log_->info("model {}: {} parameters on {} in {}; train: {}; validation: {}", config_.model.name,
+             nn::count_parameters(*model_), device_.str(), precision_name(config_.loop.precision),
+             train_set->describe(), val_set->describe());
   if (group_->world_size() > 1) {
     log_->info("data-parallel: {} processes ({}), {} per node; batch {} per process, {} per update; "
                "{} gradient buckets; {}",
@@ -286,7 +291,8 @@ void Trainer::end_epoch(TrainResult& result, double lr) {
   if (record.epoch % config_.loop.eval_every == 0 || record.epoch == config_.loop.epochs) {
     // Validate the model that rank 0 will save: its BN statistics on every process.
     dist::broadcast_buffers(*group_, *model_);
-    const EvalResult eval = evaluate(*model_, *val_loader_, device_, group_.get());
+    const EvalResult eval =
+        evaluate(*model_, *val_loader_, device_, group_.get(), config_.loop.precision);
     record.val_loss = eval.loss;
     record.val_top1 = eval.top1;
     record.val_top5 = eval.top5;
@@ -342,6 +348,8 @@ TrainResult Trainer::run() {
     while (state_.step_in_epoch < steps_per_epoch && train_loader_->next(batch)) {
       const Tensor images = batch.images.to(device_);
       const Tensor labels = batch.labels.to(device_);
+      // The precision mode covers the forward and the backward pass (TF32 applies to both).
+      PrecisionScope precision(config_.loop.precision);
       const Tensor logits = model_->forward(images);
       const Tensor loss = ops::cross_entropy(logits, labels, {config_.loop.label_smoothing});
       const float loss_value = loss.item();

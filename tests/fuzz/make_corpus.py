@@ -175,6 +175,7 @@ train:
   accumulate: 1
   seed: 0
   device: cuda:1
+  precision: bf16
   threads: 0
   label_smoothing: 0.1
   log_every: 50

@@ -29,6 +29,10 @@ Allocator& cpu_allocator();
 // The caching allocator of a CUDA device; throws NotImplementedError in a build without CUDA.
 Allocator& cuda_allocator(int device_index);
 Allocator& allocator_for(const Device& device);
+// Page-locked host memory (cudaHostAlloc), cached: CPU tensors in it copy to a GPU asynchronously
+// (crunet/core/pinned.h). Throws NotImplementedError in a build without CUDA; allocating throws
+// RuntimeError on a machine without a usable GPU.
+Allocator& pinned_host_allocator();
 
 constexpr std::size_t kCpuAlignment = 64;
 

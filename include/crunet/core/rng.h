@@ -1,7 +1,9 @@
 #pragma once
 #include <cstdint>
+#include <mutex>
 #include <random>
 #include <string>
+#include <utility>
 
 namespace crunet {
 
@@ -30,9 +32,37 @@ class Generator {
   double spare_normal_ = 0.0;
 };
 
+// The random state of one CUDA device, for the fills made on the device (crunet/core/random.h):
+// a seed and the number of fills drawn so far. The fills use Philox4x32-10, which is counter
+// based: value i of fill k depends only on (seed, k, i), never on the launch configuration or
+// the GPU, so a seeded run is reproducible. Thread-safe.
+class CudaGenerator {
+ public:
+  explicit CudaGenerator(std::uint64_t seed = 0) : seed_(seed) {}
+  CudaGenerator(const CudaGenerator&) = delete;
+  CudaGenerator& operator=(const CudaGenerator&) = delete;
+
+  void seed_with(std::uint64_t seed);
+  std::uint64_t seed() const;
+  // The (seed, fill number) of the next fill; advances the state by one fill.
+  std::pair<std::uint64_t, std::uint64_t> next_fill();
+
+  std::string state() const;
+  void set_state(const std::string& state);
+
+ private:
+  mutable std::mutex mutex_;
+  std::uint64_t seed_ = 0;
+  std::uint64_t fills_ = 0;
+};
+
 // The default generator (one per process for the CPU; CUDA generators derive their seeds from it).
 Generator& default_generator();
-// Seeds the default generator; everything random that is not given a seed draws from it.
+// Device `device_index`'s generator. Like PyTorch's, every device's starts from the seed of the
+// last manual_seed (0 before any). Pure state: it needs no GPU.
+CudaGenerator& cuda_generator(int device_index);
+// Seeds the default generator and every CUDA device's; everything random that is not given a seed
+// draws from them.
 void manual_seed(std::uint64_t seed);
 
 }  // namespace crunet

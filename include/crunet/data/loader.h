@@ -29,7 +29,9 @@ struct LoaderOptions {
   int rank = 0;
   int world_size = 1;
   double max_bad_fraction = 0.01;  // of the dataset's samples; more unreadable ones stop the loader
-  bool pin_memory = false;  // accepted; ignored until the CUDA backend offers pinned allocation
+  // Batches in pinned host memory (crunet/core/pinned.h), whose copies to a GPU are asynchronous:
+  // for training on a GPU (the trainer sets it only then). Ignored where no GPU is usable.
+  bool pin_memory = false;
 };
 
 class DataLoader {

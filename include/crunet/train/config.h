@@ -9,6 +9,7 @@
 #include "crunet/models/spec.h"
 #include "crunet/optim/schedule.h"
 #include "crunet/optim/sgd.h"
+#include "crunet/train/precision.h"
 
 namespace crunet::train {
 
@@ -18,6 +19,7 @@ struct LoopOptions {
                                      // data.batch_size x accumulate x processes)
   std::uint64_t seed = 0;
   std::string device = "cpu";        // cpu, cuda, cuda:N
+  Precision precision = Precision::kFp32;  // fp32, tf32, bf16 (crunet/train/precision.h)
   std::int64_t threads = 0;          // OpenMP threads for the CPU backend; 0 = all cores
   float label_smoothing = 0.0f;
   std::int64_t log_every = 50;       // steps between metric lines

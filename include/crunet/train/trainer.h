@@ -17,6 +17,7 @@
 #include "crunet/optim/schedule.h"
 #include "crunet/optim/sgd.h"
 #include "crunet/train/config.h"
+#include "crunet/train/precision.h"
 #include "crunet/train/state.h"
 
 namespace spdlog {
@@ -36,9 +37,10 @@ struct EvalResult {
 // Runs the model in eval mode over a loader's whole epoch (every sample once). With a group of
 // several processes, each runs its own shard (a loader made with its rank) and the losses, the
 // correct counts and the sample counts are summed over the group before dividing, so every
-// process returns the result over the whole set, each sample counted once.
+// process returns the result over the whole set, each sample counted once. The forward passes
+// run in `precision` (the trainer validates in its training precision).
 EvalResult evaluate(models::Network& model, data::DataLoader& loader, const Device& device,
-                    dist::ProcessGroup* group = nullptr);
+                    dist::ProcessGroup* group = nullptr, Precision precision = Precision::kFp32);
 
 struct TrainerOptions {
   std::string resume;                     // "", "auto" (newest valid checkpoint) or a path

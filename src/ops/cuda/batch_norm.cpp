@@ -1,10 +1,13 @@
-// batch_norm on CUDA through cuDNN in spatial mode (one mean and variance per channel over N, H,
-// W): cudnnBatchNormalizationForwardTraining / ForwardInference / Backward. Two facts make cuDNN's
-// semantics PyTorch's: its exponentialAverageFactor is PyTorch's momentum (running = (1 - f) *
-// running + f * batch), and it updates the running variance with the unbiased batch variance, as
-// PyTorch does. cuDNN saves 1 / sqrt(var + eps) where the backend contract keeps the biased var,
-// so kernels/batch_norm.cu converts; it also has the evaluation-mode backward, which cuDNN lacks
-// (its backward always differentiates through the batch statistics). float32 only for now.
+// batch_norm on CUDA. float32: through cuDNN in spatial mode (one mean and variance per channel
+// over N, H, W): cudnnBatchNormalizationForwardTraining / ForwardInference / Backward. Two facts
+// make cuDNN's semantics PyTorch's: its exponentialAverageFactor is PyTorch's momentum (running =
+// (1 - f) * running + f * batch), and it updates the running variance with the unbiased batch
+// variance, as PyTorch does. cuDNN saves 1 / sqrt(var + eps) where the backend contract keeps the
+// biased var, so kernels/batch_norm.cu converts; it also has the evaluation-mode backward, which
+// cuDNN lacks (its backward always differentiates through the batch statistics).
+// bfloat16 x (the bfloat16 precision mode): kernels/batch_norm.cu alone, with float32 weight, bias,
+// running and batch statistics and float32 arithmetic; y and grad_x are bfloat16, the weight's and
+// bias's gradients float32. cuDNN's legacy batch norm is not documented for bfloat16 data.
 #include "../batch_norm_backend.h"
 #include "../op_checks.h"
 #include "batch_norm.cuh"
@@ -22,9 +25,19 @@ const float kZero = 0.0f;
 void check_float32(const Tensor& t, const char* name) {
   if (t.defined() && t.dtype() != DType::Float32) {
     throw NotImplementedError(std::string("batch_norm: ") + name + " is " + t.description() +
-                              "; the CUDA backend takes float32 for now");
+                              "; the CUDA backend takes float32 x, or bfloat16 x with float32 "
+                              "weight and bias");
   }
 }
+
+bool is_bfloat16(const Tensor& t) { return t.dtype() == DType::BFloat16; }
+
+using Bf16 = std::uint16_t;
+const Bf16* bf16_pointer(const Tensor& t) {
+  return t.defined() ? static_cast<const Bf16*>(t.data_ptr()) : nullptr;
+}
+Bf16* bf16_output(const Tensor& t) { return static_cast<Bf16*>(t.data_ptr()); }
+float* float_output(const Tensor& t) { return t.defined() ? static_cast<float*>(t.data_ptr()) : nullptr; }
 
 const float* pointer(const Tensor& t) {
   return t.defined() ? static_cast<const float*>(t.data_ptr()) : nullptr;
@@ -39,11 +52,102 @@ Tensor channel_vector(std::int64_t channels, const Device& device) {
   return empty({channels}, TensorOptions(DType::Float32, device));
 }
 
+// The bfloat16 path: x, y, grad_y and grad_x bfloat16; everything per channel float32.
+BatchNormForward bfloat16_forward_training(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                           const Tensor& running_mean, const Tensor& running_var,
+                                           float momentum, float eps) {
+  check_float32(weight, "weight");
+  check_float32(bias, "bias");
+  const std::int64_t batch = x.size(0), channels = x.size(1), area = x.size(2) * x.size(3);
+  const Device device = x.device();
+  BatchNormForward out;
+  out.y = empty_like(x);
+  out.mean = channel_vector(channels, device);
+  out.var = channel_vector(channels, device);
+  const Tensor invstd = channel_vector(channels, device);
+  crunet::cuda::DeviceGuard guard(device);
+  cudaStream_t stream = crunet::cuda::current_stream();
+  kernels::bn_batch_statistics(bf16_pointer(x), float_output(out.mean), float_output(out.var),
+                               float_output(running_mean), float_output(running_var), momentum,
+                               batch, channels, area, stream);
+  kernels::bn_var_to_invstd(pointer(out.var), float_output(invstd), channels, eps, stream);
+  kernels::bn_normalize(bf16_pointer(x), pointer(out.mean), pointer(invstd), pointer(weight),
+                        pointer(bias), bf16_output(out.y), batch, channels, area, stream);
+  return out;
+}
+
+Tensor bfloat16_forward_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const Tensor& running_mean, const Tensor& running_var, float eps) {
+  check_float32(weight, "weight");
+  check_float32(bias, "bias");
+  const std::int64_t batch = x.size(0), channels = x.size(1), area = x.size(2) * x.size(3);
+  Tensor y = empty_like(x);
+  const Tensor invstd = channel_vector(channels, x.device());
+  crunet::cuda::DeviceGuard guard(x.device());
+  cudaStream_t stream = crunet::cuda::current_stream();
+  kernels::bn_var_to_invstd(pointer(running_var), float_output(invstd), channels, eps, stream);
+  kernels::bn_normalize(bf16_pointer(x), pointer(running_mean), pointer(invstd), pointer(weight),
+                        pointer(bias), bf16_output(y), batch, channels, area, stream);
+  return y;
+}
+
+BatchNormGrads bfloat16_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                                 const Tensor& mean, const Tensor& var, float eps, bool training,
+                                 bool need_x, bool need_w, bool need_b) {
+  check_float32(weight, "weight");
+  if (x.defined() && !is_bfloat16(x)) {
+    throw NotImplementedError("batch_norm backward: grad_y is " + grad_y.description() +
+                              " but x is " + x.description());
+  }
+  const std::int64_t batch = grad_y.size(0), channels = grad_y.size(1);
+  const std::int64_t area = grad_y.size(2) * grad_y.size(3);
+  const Device device = grad_y.device();
+  crunet::cuda::DeviceGuard guard(device);
+  cudaStream_t stream = crunet::cuda::current_stream();
+  BatchNormGrads grads;
+  const bool need_stats = need_x || need_w;
+  Tensor invstd;
+  if (need_stats) {
+    invstd = channel_vector(channels, device);
+    kernels::bn_var_to_invstd(pointer(var), float_output(invstd), channels, eps, stream);
+  }
+  // grad_b = sum dy and grad_w = sum dy * xhat; training's grad_x needs both.
+  const bool need_sums = need_w || need_b || (training && need_x);
+  const bool need_xhat_sum = need_w || (training && need_x);
+  Tensor sum_dy, sum_dy_xhat;
+  if (need_sums) {
+    sum_dy = channel_vector(channels, device);
+    if (need_xhat_sum) sum_dy_xhat = channel_vector(channels, device);
+    kernels::bn_channel_sums(bf16_pointer(grad_y), need_xhat_sum ? bf16_pointer(x) : nullptr,
+                             need_xhat_sum ? pointer(mean) : nullptr, pointer(invstd),
+                             float_output(sum_dy), float_output(sum_dy_xhat), batch, channels,
+                             area, stream);
+  }
+  if (need_x) {
+    grads.x = empty_like(grad_y);
+    if (training) {
+      kernels::bn_backward_data(bf16_pointer(grad_y), bf16_pointer(x), pointer(mean),
+                                pointer(invstd), pointer(weight), pointer(sum_dy),
+                                pointer(sum_dy_xhat), bf16_output(grads.x), batch, channels, area,
+                                stream);
+    } else {
+      kernels::bn_scale_grad(bf16_pointer(grad_y), pointer(weight), pointer(invstd),
+                             bf16_output(grads.x), batch, channels, area, stream);
+    }
+  }
+  if (need_w) grads.weight = sum_dy_xhat;
+  if (need_b) grads.bias = sum_dy;
+  return grads;
+}
+
 }  // namespace
 
 BatchNormForward batch_norm_forward_training(const Tensor& x, const Tensor& weight,
                                              const Tensor& bias, const Tensor& running_mean,
                                              const Tensor& running_var, float momentum, float eps) {
+  if (is_bfloat16(x)) {
+    return bfloat16_forward_training(x, weight, bias, running_mean, running_var, momentum, eps);
+  }
   check_float32(x, "x");
   check_float32(weight, "weight");
   check_float32(bias, "bias");
@@ -72,6 +176,7 @@ BatchNormForward batch_norm_forward_training(const Tensor& x, const Tensor& weig
 
 Tensor batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                const Tensor& running_mean, const Tensor& running_var, float eps) {
+  if (is_bfloat16(x)) return bfloat16_forward_eval(x, weight, bias, running_mean, running_var, eps);
   check_float32(x, "x");
   check_float32(weight, "weight");
   check_float32(bias, "bias");
@@ -92,7 +197,11 @@ Tensor batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tens
 BatchNormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                                    const Tensor& mean, const Tensor& var, float eps, bool training,
                                    bool need_x, bool need_w, bool need_b) {
+  if (is_bfloat16(grad_y)) {
+    return bfloat16_backward(grad_y, x, weight, mean, var, eps, training, need_x, need_w, need_b);
+  }
   check_float32(grad_y, "grad_y");
+  check_float32(x, "x");  // a float32 gradient for a bfloat16 x would reach cuDNN mislabelled
   check_cudnn_size("batch_norm backward", grad_y);
   const std::int64_t batch = grad_y.size(0), channels = grad_y.size(1);
   const std::int64_t area = grad_y.size(2) * grad_y.size(3);
