@@ -105,7 +105,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
          "training needs more than one value per channel, x has shape " + shape_str(x.shape()));
   }
 
-  const Tensor xc = x.contiguous();
+  const Tensor xc = backend_layout(x);
   const Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
   const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
   Tensor y, mean, var;
@@ -136,7 +136,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                       saved_mean = keep_x ? mean : Tensor(),
                       saved_var = keep_x ? var : Tensor()](const Tensor& grad) {
                        BatchNormGrads g =
-                           batch_norm_backward(grad.contiguous(), saved_x, saved_w, saved_mean,
+                           batch_norm_backward(backend_layout(grad), saved_x, saved_w, saved_mean,
                                                saved_var, eps, training, need_x, need_w, need_b);
                        return std::vector<Tensor>{g.x, g.weight, g.bias};
                      });

@@ -1,8 +1,10 @@
-// batch_norm on the CPU: oneDNN's batch_normalization primitives on plain NCHW memory when the
-// build has oneDNN (its kernels vectorise the per-channel reductions and run channels in
-// parallel), the plain loops of batch_norm_reference.cpp otherwise. Weight and bias always go in
-// as oneDNN's scale and shift (ones and zeros when absent), so one primitive serves every case;
-// oneDNN returns the biased batch variance, which is what the backward needs.
+// batch_norm on the CPU: oneDNN's batch_normalization primitives on NCHW or channels-last memory
+// (y and grad_x in x's layout) when the build has oneDNN, the plain loops of
+// batch_norm_reference.cpp on NCHW otherwise. oneDNN's NHWC kernel vectorises across channels and
+// is about 8x its NCHW one on crunet56's shapes, which is one reason the convolutions return NHWC.
+// Weight and bias always go in as oneDNN's scale and shift (ones and zeros when absent), so one
+// primitive serves every case; oneDNN returns the biased batch variance, which is what the backward
+// needs.
 #include "../batch_norm_backend.h"
 #include "../op_checks.h"
 #include "batch_norm_reference.h"
@@ -25,11 +27,20 @@ using dnnl::normalization_flags;
 using dnnl::prop_kind;
 
 enum class Pass { kForwardTraining, kForwardEval, kBackwardTraining, kBackwardEval };
-// N, C, H, W, eps, pass.
-using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, float, Pass>;
+// N, C, H, W, layout, eps, pass.
+using Key =
+    std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, MemoryFormat, float, Pass>;
 
-Key make_key(const Shape& s, float eps, Pass pass) {
-  return Key{s[0], s[1], s[2], s[3], eps, pass};
+// The tensor whose layout every argument of one call shares.
+struct Data {
+  Shape shape;
+  MemoryFormat format;
+  explicit Data(const Tensor& x) : shape(x.shape()), format(x.memory_format()) {}
+  dnnl::memory::desc desc() const { return dn::activation(shape, format); }
+};
+
+Key make_key(const Data& d, float eps, Pass pass) {
+  return Key{d.shape[0], d.shape[1], d.shape[2], d.shape[3], d.format, eps, pass};
 }
 
 normalization_flags flags(bool global_stats) {
@@ -37,32 +48,31 @@ normalization_flags flags(bool global_stats) {
   return global_stats ? f | normalization_flags::use_global_stats : f;
 }
 
-batch_normalization_forward::primitive_desc forward_pd(const Shape& shape, float eps,
+batch_normalization_forward::primitive_desc forward_pd(const Data& data, float eps,
                                                        bool global_stats, prop_kind kind) {
   return batch_normalization_forward::primitive_desc(
-      batch_normalization_forward::desc(kind, dn::nchw(shape), eps, flags(global_stats)),
-      dn::engine());
+      batch_normalization_forward::desc(kind, data.desc(), eps, flags(global_stats)), dn::engine());
 }
 
-dnnl::primitive forward_primitive(const Shape& shape, float eps, bool training) {
+dnnl::primitive forward_primitive(const Data& data, float eps, bool training) {
   static dn::PrimitiveCache<Key, dnnl::primitive> cache;
-  return cache.get(make_key(shape, eps, training ? Pass::kForwardTraining : Pass::kForwardEval),
+  return cache.get(make_key(data, eps, training ? Pass::kForwardTraining : Pass::kForwardEval),
                    [&] {
                      return batch_normalization_forward(
-                         training ? forward_pd(shape, eps, false, prop_kind::forward_training)
-                                  : forward_pd(shape, eps, true, prop_kind::forward_inference));
+                         training ? forward_pd(data, eps, false, prop_kind::forward_training)
+                                  : forward_pd(data, eps, true, prop_kind::forward_inference));
                    });
 }
 
-dnnl::primitive backward_primitive(const Shape& shape, float eps, bool training) {
+dnnl::primitive backward_primitive(const Data& data, float eps, bool training) {
   static dn::PrimitiveCache<Key, dnnl::primitive> cache;
   return cache.get(
-      make_key(shape, eps, training ? Pass::kBackwardTraining : Pass::kBackwardEval), [&] {
+      make_key(data, eps, training ? Pass::kBackwardTraining : Pass::kBackwardEval), [&] {
         const bool global_stats = !training;
-        const auto hint = forward_pd(shape, eps, global_stats, prop_kind::forward_training);
+        const auto hint = forward_pd(data, eps, global_stats, prop_kind::forward_training);
         return batch_normalization_backward(batch_normalization_backward::primitive_desc(
-            batch_normalization_backward::desc(prop_kind::backward, dn::nchw(shape),
-                                               dn::nchw(shape), eps, flags(global_stats)),
+            batch_normalization_backward::desc(prop_kind::backward, data.desc(), data.desc(), eps,
+                                               flags(global_stats)),
             dn::engine(), hint));
       });
 }
@@ -78,12 +88,13 @@ BatchNormForward batch_norm_forward_training(const Tensor& x, const Tensor& weig
                                              const Tensor& running_var, float momentum, float eps) {
   check_dtype("batch_norm", x, "x", DType::Float32);
   const std::int64_t channels = x.size(1);
-  BatchNormForward out{empty(x.shape()), empty({channels}), empty({channels})};
+  BatchNormForward out{empty_like(x), empty({channels}), empty({channels})};
   const Tensor scale = or_filled(weight, channels, 1.0), shift = or_filled(bias, channels, 0.0);
   dn::checked("batch_norm", [&] {
-    const auto data = dn::nchw(x.shape());
+    const Data layout(x);
+    const auto data = layout.desc();
     const auto stat = dn::vector_f32(channels);
-    forward_primitive(x.shape(), eps, true)
+    forward_primitive(layout, eps, true)
         .execute(dn::stream(), {{DNNL_ARG_SRC, dn::wrap(data, x)},
                                 {DNNL_ARG_DST, dn::wrap(data, out.y)},
                                 {DNNL_ARG_SCALE, dn::wrap(stat, scale)},
@@ -101,12 +112,13 @@ Tensor batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tens
                                const Tensor& running_mean, const Tensor& running_var, float eps) {
   check_dtype("batch_norm", x, "x", DType::Float32);
   const std::int64_t channels = x.size(1);
-  Tensor y = empty(x.shape());
+  Tensor y = empty_like(x);
   const Tensor scale = or_filled(weight, channels, 1.0), shift = or_filled(bias, channels, 0.0);
   dn::checked("batch_norm", [&] {
-    const auto data = dn::nchw(x.shape());
+    const Data layout(x);
+    const auto data = layout.desc();
     const auto stat = dn::vector_f32(channels);
-    forward_primitive(x.shape(), eps, false)
+    forward_primitive(layout, eps, false)
         .execute(dn::stream(), {{DNNL_ARG_SRC, dn::wrap(data, x)},
                                 {DNNL_ARG_DST, dn::wrap(data, y)},
                                 {DNNL_ARG_SCALE, dn::wrap(stat, scale)},
@@ -118,23 +130,27 @@ Tensor batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tens
   return y;
 }
 
-BatchNormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
-                                   const Tensor& mean, const Tensor& var, float eps, bool training,
-                                   bool need_x, bool need_w, bool need_b) {
+BatchNormGrads batch_norm_backward(const Tensor& grad_y_any_layout, const Tensor& x,
+                                   const Tensor& weight, const Tensor& mean, const Tensor& var,
+                                   float eps, bool training, bool need_x, bool need_w,
+                                   bool need_b) {
   if (!need_x && !need_w) {
     // Only the bias: a sum of grad_y per channel, which needs neither x nor the statistics.
-    return reference::batch_norm_backward(grad_y, x, weight, mean, var, eps, training, false, false,
-                                          need_b);
+    return reference::batch_norm_backward(grad_y_any_layout.contiguous(), x, weight, mean, var, eps,
+                                          training, false, false, need_b);
   }
+  // One primitive reads x, grad_y and writes grad_x in one layout: x's.
+  const Tensor grad_y = grad_y_any_layout.contiguous(x.memory_format());
   const std::int64_t channels = grad_y.size(1);
-  Tensor grad_x = empty(grad_y.shape());
+  Tensor grad_x = empty_like(x);
   Tensor grad_w = empty({channels}), grad_b = empty({channels});
   // oneDNN 2.6 asks for the shift too, though the backward does not depend on it.
   const Tensor scale = or_filled(weight, channels, 1.0), shift = zeros({channels});
   dn::checked("batch_norm backward", [&] {
-    const auto data = dn::nchw(grad_y.shape());
+    const Data layout(x);
+    const auto data = layout.desc();
     const auto stat = dn::vector_f32(channels);
-    backward_primitive(grad_y.shape(), eps, training)
+    backward_primitive(layout, eps, training)
         .execute(dn::stream(), {{DNNL_ARG_SRC, dn::wrap(data, x)},
                                 {DNNL_ARG_DIFF_DST, dn::wrap(data, grad_y)},
                                 {DNNL_ARG_MEAN, dn::wrap(stat, mean)},
@@ -158,20 +174,21 @@ BatchNormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const 
 BatchNormForward batch_norm_forward_training(const Tensor& x, const Tensor& weight,
                                              const Tensor& bias, const Tensor& running_mean,
                                              const Tensor& running_var, float momentum, float eps) {
-  return reference::batch_norm_forward_training(x, weight, bias, running_mean, running_var,
-                                                momentum, eps);
+  return reference::batch_norm_forward_training(x.contiguous(), weight, bias, running_mean,
+                                                running_var, momentum, eps);
 }
 
 Tensor batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                const Tensor& running_mean, const Tensor& running_var, float eps) {
-  return reference::batch_norm_forward_eval(x, weight, bias, running_mean, running_var, eps);
+  return reference::batch_norm_forward_eval(x.contiguous(), weight, bias, running_mean, running_var,
+                                            eps);
 }
 
 BatchNormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                                    const Tensor& mean, const Tensor& var, float eps, bool training,
                                    bool need_x, bool need_w, bool need_b) {
-  return reference::batch_norm_backward(grad_y, x, weight, mean, var, eps, training, need_x, need_w,
-                                        need_b);
+  return reference::batch_norm_backward(grad_y.contiguous(), x.contiguous(), weight, mean, var, eps,
+                                        training, need_x, need_w, need_b);
 }
 
 #endif  // CRUNET_WITH_ONEDNN

@@ -1,7 +1,7 @@
 #pragma once
 // What the oneDNN paths of the CPU ops share: one engine for the process, one
-// stream per thread, plain NCHW memory descriptors, a bounded cache of created primitives, and the
-// mapping of dnnl::error to crunet::RuntimeError. Only compiled with CRUNET_WITH_ONEDNN.
+// stream per thread, NCHW and NHWC memory descriptors, a bounded cache of created primitives, and
+// the mapping of dnnl::error to crunet::RuntimeError. Only compiled with CRUNET_WITH_ONEDNN.
 #include <map>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -27,6 +27,14 @@ inline dnnl::stream& stream() {
 inline dnnl::memory::desc nchw(const Shape& shape) {
   return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()),
                             dnnl::memory::data_type::f32, dnnl::memory::format_tag::nchw);
+}
+
+// A dense 4-d float tensor's layout as oneDNN sees it: NCHW or NHWC.
+inline dnnl::memory::desc activation(const Shape& shape, MemoryFormat format) {
+  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()),
+                            dnnl::memory::data_type::f32,
+                            format == MemoryFormat::ChannelsLast ? dnnl::memory::format_tag::nhwc
+                                                                 : dnnl::memory::format_tag::nchw);
 }
 
 inline dnnl::memory::desc vector_f32(std::int64_t size) {
