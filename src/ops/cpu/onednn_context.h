@@ -46,6 +46,13 @@ inline dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& t) {
   return dnnl::memory(desc, engine(), t.data_ptr());
 }
 
+// A tensor big enough to hold a oneDNN workspace of this description (max pooling's argmax, the
+// fused batch norm + ReLU's mask), kept by the autograd node between forward and backward.
+inline Tensor workspace_tensor(const dnnl::memory::desc& desc) {
+  const auto words = static_cast<std::int64_t>((desc.get_size() + 7) / 8);
+  return empty({words}, DType::Int64);
+}
+
 // Runs `body`, turning oneDNN's exceptions into RuntimeError naming the op.
 template <typename Body>
 auto checked(const char* op, Body&& body) -> decltype(body()) {

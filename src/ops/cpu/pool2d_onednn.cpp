@@ -82,12 +82,6 @@ Entry backward_entry(const Geometry& g, const Pool2dParams& params, algorithm al
   });
 }
 
-// A tensor big enough to hold a oneDNN workspace of this description.
-Tensor workspace_tensor(const dnnl::memory::desc& desc) {
-  const auto words = static_cast<std::int64_t>((desc.get_size() + 7) / 8);
-  return empty({words}, DType::Int64);
-}
-
 }  // namespace
 
 MaxPool2dForward max_pool2d_forward(const Tensor& x, const Pool2dParams& params,
@@ -98,7 +92,7 @@ MaxPool2dForward max_pool2d_forward(const Tensor& x, const Pool2dParams& params,
   const Entry entry = forward_entry(g, params, algorithm::pooling_max, kind);
   MaxPool2dForward out;
   out.y = empty(g.y_shape, {}, g.format);
-  if (for_backward) out.saved = workspace_tensor(entry.workspace);
+  if (for_backward) out.saved = dn::workspace_tensor(entry.workspace);
   dn::checked("max_pool2d", [&] {
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dn::wrap(g.x, x)},
                                                {DNNL_ARG_DST, dn::wrap(g.y, out.y)}};
