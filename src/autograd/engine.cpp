@@ -15,18 +15,25 @@
 namespace crunet {
 namespace {
 
-void accumulate_into_leaf(TensorImpl& leaf, const Tensor& grad) {
+void accumulate_into_leaf(const std::shared_ptr<TensorImpl>& leaf_impl, const Tensor& grad) {
+  TensorImpl& leaf = *leaf_impl;
   if (!leaf.grad) {
-    // A clone, because the same gradient tensor may also flow to another input (add's backward).
-    leaf.grad = grad.contiguous().clone().impl_ptr();
+    // A fresh copy, because the same gradient tensor may also flow to another input (add's
+    // backward), in the leaf's own layout (NCHW or channels-last), as PyTorch does.
+    Tensor fresh = empty(grad.shape(), TensorOptions(grad.dtype(), grad.device()),
+                         Tensor(leaf_impl).memory_format());
+    fresh.copy_(grad);
+    leaf.grad = fresh.impl_ptr();
   } else {
-    add_inplace(Tensor(leaf.grad), grad.contiguous());
+    add_inplace(Tensor(leaf.grad), grad);
   }
 }
 
+// In a's memory format: the gradients of a channels-last activation stay channels-last.
 Tensor sum_gradients(const Tensor& a, const Tensor& b) {
-  Tensor sum = a.contiguous().clone();
-  add_inplace(sum, b.contiguous());
+  Tensor sum = empty_like(a);
+  sum.copy_(a);
+  add_inplace(sum, b);
   return sum;
 }
 
@@ -60,7 +67,7 @@ void Tensor::backward(const Tensor& gradient) const {
   }
   NoGradGuard no_grad;  // backward closures must not record
   if (!grad_fn()) {
-    accumulate_into_leaf(impl(), seed);
+    accumulate_into_leaf(impl_ptr(), seed);
     autograd::run_grad_ready_hooks(impl_ptr());
     return;
   }
@@ -116,7 +123,7 @@ void Tensor::backward(const Tensor& gradient) const {
       } else if (edge.leaf) {
         if (grad.defined()) {
           check_leaf_gradient(*node, i, grad, *edge.leaf);
-          accumulate_into_leaf(*edge.leaf, grad);
+          accumulate_into_leaf(edge.leaf, grad);
         }
         if (auto it = leaf_uses.find(edge.leaf.get()); it != leaf_uses.end() && --it->second == 0) {
           autograd::run_grad_ready_hooks(edge.leaf);

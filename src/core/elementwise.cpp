@@ -1,6 +1,7 @@
 #include "crunet/core/elementwise.h"
 
 #include "crunet/core/error.h"
+#include "parallel_for.h"
 
 #if CRUNET_WITH_CUDA
 #include "cuda/elementwise_cuda.h"
@@ -14,8 +15,8 @@ void check_same(const Tensor& dst, const Tensor& src, const char* op) {
     throw ValueError(std::string(op) + ": destination " + dst.description() +
                      " and source " + src.description() + " differ");
   }
-  if (!dst.is_contiguous() || !src.is_contiguous()) {
-    throw ValueError(std::string(op) + ": tensors must be contiguous");
+  if (!dst.is_contiguous(dst.memory_format())) {
+    throw ValueError(std::string(op) + ": destination " + dst.description() + " must be dense");
   }
 }
 
@@ -23,9 +24,11 @@ void check_same(const Tensor& dst, const Tensor& src, const char* op) {
 
 void add_inplace(const Tensor& dst, const Tensor& src, float alpha) {
   check_same(dst, src, "add_inplace");
+  // The source in the destination's layout, so that one flat loop pairs the same elements.
+  const Tensor same_layout = src.contiguous(dst.memory_format());
   if (dst.device().is_cuda()) {
 #if CRUNET_WITH_CUDA
-    cuda::add_inplace(dst, src, alpha);
+    cuda::add_inplace(dst, same_layout, alpha);
     return;
 #endif
   }
@@ -33,14 +36,17 @@ void add_inplace(const Tensor& dst, const Tensor& src, float alpha) {
     throw NotImplementedError(std::string("add_inplace on ") + dst.description());
   }
   float* d = dst.data<float>();
-  const float* s = src.data<float>();
-  const std::int64_t count = dst.numel();
-#pragma omp parallel for simd if (count > 32768)
-  for (std::int64_t i = 0; i < count; ++i) d[i] += alpha * s[i];
+  const float* s = same_layout.data<float>();
+  parallel_for(dst.numel(), [&](std::int64_t begin, std::int64_t end) {
+#pragma omp simd
+    for (std::int64_t i = begin; i < end; ++i) d[i] += alpha * s[i];
+  });
 }
 
 void scale_inplace(const Tensor& dst, float factor) {
-  if (!dst.is_contiguous()) throw ValueError("scale_inplace: tensor must be contiguous");
+  if (!dst.is_contiguous(dst.memory_format())) {
+    throw ValueError("scale_inplace: " + dst.description() + " must be dense");
+  }
   if (dst.device().is_cuda()) {
 #if CRUNET_WITH_CUDA
     cuda::scale_inplace(dst, factor);
@@ -51,9 +57,10 @@ void scale_inplace(const Tensor& dst, float factor) {
     throw NotImplementedError(std::string("scale_inplace on ") + dst.description());
   }
   float* d = dst.data<float>();
-  const std::int64_t count = dst.numel();
-#pragma omp parallel for simd if (count > 32768)
-  for (std::int64_t i = 0; i < count; ++i) d[i] *= factor;
+  parallel_for(dst.numel(), [&](std::int64_t begin, std::int64_t end) {
+#pragma omp simd
+    for (std::int64_t i = begin; i < end; ++i) d[i] *= factor;
+  });
 }
 
 }  // namespace crunet

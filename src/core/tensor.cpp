@@ -1,6 +1,9 @@
 #include "crunet/core/tensor.h"
 
+#include <algorithm>
 #include <cstring>
+#include <initializer_list>
+#include <iterator>
 #include <sstream>
 
 #include "crunet/autograd/node.h"
@@ -55,7 +58,14 @@ void for_each_element(const Shape& shape, const Shape& strides, Visit visit) {
   }
 }
 
-std::shared_ptr<TensorImpl> make_impl(const Shape& shape, const TensorOptions& options) {
+// [N, C, H, W] strides of an NHWC layout.
+Shape channels_last_strides(const Shape& shape) {
+  const std::int64_t c = shape[1], h = shape[2], w = shape[3];
+  return {h * w * c, 1, w * c, c};
+}
+
+std::shared_ptr<TensorImpl> make_impl(const Shape& shape, const TensorOptions& options,
+                                      MemoryFormat format = MemoryFormat::Contiguous) {
   for (std::int64_t extent : shape) {
     if (extent < 0) throw ValueError("tensor shape " + shape_str(shape) + " has a negative size");
   }
@@ -63,9 +73,63 @@ std::shared_ptr<TensorImpl> make_impl(const Shape& shape, const TensorOptions& o
   impl->storage = std::make_shared<Storage>(
       static_cast<std::size_t>(shape_numel(shape)) * dtype_size(options.dtype), options.device);
   impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
+  if (format == MemoryFormat::ChannelsLast) {
+    if (shape.size() != 4) {
+      throw ValueError("channels-last memory format needs a 4-d shape, got " + shape_str(shape));
+    }
+    impl->strides = channels_last_strides(shape);
+  } else {
+    impl->strides = contiguous_strides(shape);
+  }
   impl->dtype = options.dtype;
   return impl;
+}
+
+// True when the strides walk the shape densely in the order given (outermost dimension first),
+// ignoring dimensions of size 1, whose stride never matters.
+bool dense_in_order(const Shape& shape, const Shape& strides, std::initializer_list<int> order) {
+  std::int64_t expected = 1;
+  for (auto d = std::rbegin(order); d != std::rend(order); ++d) {
+    const auto i = static_cast<std::size_t>(*d);
+    if (shape[i] != 1 && strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+// A 4-byte-element copy between NCHW and NHWC layouts of the same [N, C, H, W] tensor, as a
+// transpose of each image's [C, H*W] <-> [H*W, C] matrix in cache-sized tiles: the element-by-
+// element path below is far too slow for activations. Returns false where it does not apply.
+bool copy_between_formats(const Tensor& dst, const Tensor& src) {
+  if (dst.dim() != 4 || dtype_size(dst.dtype()) != 4 || dst.dtype() != src.dtype() ||
+      !dst.device().is_cpu()) {
+    return false;
+  }
+  const bool nhwc_to_nchw = src.is_contiguous(MemoryFormat::ChannelsLast) && dst.is_contiguous();
+  const bool nchw_to_nhwc = src.is_contiguous() && dst.is_contiguous(MemoryFormat::ChannelsLast);
+  if (!nhwc_to_nchw && !nchw_to_nhwc) return false;
+  const std::int64_t n = dst.size(0), c = dst.size(1), area = dst.size(2) * dst.size(3);
+  // Each image is a [rows, cols] matrix in the source and [cols, rows] in the destination.
+  const std::int64_t rows = nchw_to_nhwc ? c : area, cols = nchw_to_nhwc ? area : c;
+  const auto* in = static_cast<const std::uint32_t*>(src.data_ptr());
+  auto* out = static_cast<std::uint32_t*>(dst.data_ptr());
+  constexpr std::int64_t kTile = 32;
+  const std::int64_t row_tiles = (rows + kTile - 1) / kTile;
+#pragma omp parallel for collapse(2) if (n * rows * cols > 65536)
+  for (std::int64_t image = 0; image < n; ++image) {
+    for (std::int64_t tile = 0; tile < row_tiles; ++tile) {
+      const std::uint32_t* a = in + image * rows * cols;
+      std::uint32_t* b = out + image * rows * cols;
+      const std::int64_t r_end = std::min(rows, (tile + 1) * kTile);
+      for (std::int64_t c0 = 0; c0 < cols; c0 += kTile) {
+        const std::int64_t c_end = std::min(cols, c0 + kTile);
+        for (std::int64_t r = tile * kTile; r < r_end; ++r) {
+          for (std::int64_t col = c0; col < c_end; ++col) b[col * rows + r] = a[r * cols + col];
+        }
+      }
+    }
+  }
+  return true;
 }
 
 }  // namespace
@@ -95,6 +159,16 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+bool Tensor::is_contiguous(MemoryFormat format) const {
+  if (format == MemoryFormat::Contiguous) return is_contiguous();
+  return dim() == 4 && dense_in_order(shape(), strides(), {0, 2, 3, 1});
+}
+
+MemoryFormat Tensor::memory_format() const {
+  return !is_contiguous() && is_contiguous(MemoryFormat::ChannelsLast) ? MemoryFormat::ChannelsLast
+                                                                       : MemoryFormat::Contiguous;
+}
+
 void* Tensor::data_ptr() const {
   const TensorImpl& t = impl();
   return static_cast<char*>(t.storage->data()) +
@@ -116,6 +190,13 @@ std::string Tensor::description() const {
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
   return clone();
+}
+
+Tensor Tensor::contiguous(MemoryFormat format) const {
+  if (is_contiguous(format)) return *this;
+  Tensor out(make_impl(shape(), TensorOptions(dtype(), device()), format));
+  out.copy_(*this);
+  return out;
 }
 
 Tensor Tensor::clone() const {
@@ -163,6 +244,12 @@ void Tensor::copy_(const Tensor& source) {
     copy_bytes(data_ptr(), device(), source.data_ptr(), source.device(), nbytes());
     return;
   }
+  if (source.dtype() == dtype() && memory_format() == MemoryFormat::ChannelsLast &&
+      source.memory_format() == MemoryFormat::ChannelsLast) {
+    copy_bytes(data_ptr(), device(), source.data_ptr(), source.device(), nbytes());
+    return;
+  }
+  if (copy_between_formats(*this, source)) return;
   if (!device().is_cpu()) {
     throw NotImplementedError("copy_ with a dtype change or strides on " + device().str() +
                               ": move the tensor to the CPU first");
@@ -189,7 +276,7 @@ void Tensor::fill_(double value) {
   }
   void* base = data_ptr();
   const DType type = dtype();
-  if (type == DType::Float32 && is_contiguous()) {
+  if (type == DType::Float32 && (is_contiguous() || is_contiguous(MemoryFormat::ChannelsLast))) {
     float* values = static_cast<float*>(base);
     const std::int64_t count = numel();
     const float v = static_cast<float>(value);
@@ -257,12 +344,19 @@ Tensor full(const Shape& shape, double value, const TensorOptions& options) {
   return host.to(options.device);
 }
 
+Tensor empty(const Shape& shape, const TensorOptions& options, MemoryFormat format) {
+  return Tensor(make_impl(shape, options, format));
+}
+
 Tensor empty_like(const Tensor& other) {
-  return empty(other.shape(), TensorOptions(other.dtype(), other.device()));
+  return empty(other.shape(), TensorOptions(other.dtype(), other.device()),
+               other.memory_format());
 }
 
 Tensor zeros_like(const Tensor& other) {
-  return zeros(other.shape(), TensorOptions(other.dtype(), other.device()));
+  Tensor out = empty_like(other);
+  out.zero_();
+  return out;
 }
 
 Tensor from_vector(const std::vector<float>& values, const Shape& shape,

@@ -6,7 +6,7 @@ namespace crunet::nn {
 BNReLU::BNReLU(std::int64_t channels)
     : bn_(register_module("bn", std::make_shared<BatchNorm2d>(channels))) {}
 
-Tensor BNReLU::forward(const Tensor& x) { return ops::relu(bn_->forward(x)); }
+Tensor BNReLU::forward(const Tensor& x) { return bn_->forward_relu(x); }
 
 BNReLUConv::BNReLUConv(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel,
                        const ops::Conv2dParams& params)

@@ -38,16 +38,29 @@ BatchNorm2d::BatchNorm2d(std::int64_t channels, float momentum, float eps)
                   zeros({}, TensorOptions(DType::Int64)));
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+ops::BatchNormParams BatchNorm2d::step_params() {
   if (is_training()) {
     // The counter lives on the CPU copy only when the module is on the CPU; it is informational.
     if (num_batches_tracked_.device().is_cpu()) ++num_batches_tracked_.data<std::int64_t>()[0];
   }
-  const ops::BatchNormParams params{is_training(), momentum_, eps_};
+  return {is_training(), momentum_, eps_};
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  const ops::BatchNormParams params = step_params();
   if (sync_sum_ && is_training()) {
     return ops::sync_batch_norm(x, weight_, bias_, running_mean_, running_var_, params, sync_sum_);
   }
   return ops::batch_norm(x, weight_, bias_, running_mean_, running_var_, params);
+}
+
+Tensor BatchNorm2d::forward_relu(const Tensor& x) {
+  const ops::BatchNormParams params = step_params();
+  if (sync_sum_ && is_training()) {
+    return ops::relu(
+        ops::sync_batch_norm(x, weight_, bias_, running_mean_, running_var_, params, sync_sum_));
+  }
+  return ops::batch_norm_relu(x, weight_, bias_, running_mean_, running_var_, params);
 }
 
 Tensor ReLU::forward(const Tensor& x) { return ops::relu(x); }

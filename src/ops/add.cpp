@@ -14,7 +14,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   check_same_device("add", a, "a", b, "b");
   Tensor out;
   if (a.device().is_cpu()) {
-    out = cpu::add_forward(a.contiguous(), b.contiguous());
+    out = cpu::add_forward(backend_layout(a), backend_layout(b));
   } else {
 #if CRUNET_WITH_CUDA
     out = cuda::add_forward(a.contiguous(), b.contiguous());

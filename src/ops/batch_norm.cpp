@@ -5,6 +5,7 @@
 
 #include "batch_norm_backend.h"
 #include "crunet/autograd/node.h"
+#include "crunet/ops/relu.h"
 #include "op_checks.h"
 
 namespace crunet::ops {
@@ -79,11 +80,9 @@ void check_running(const Tensor& x, const Tensor& t, const char* name) {
   if (!t.is_contiguous()) fail("batch_norm", std::string(name) + " must be contiguous");
 }
 
-}  // namespace
-
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                  const Tensor& running_mean, const Tensor& running_var,
-                  const BatchNormParams& params) {
+void check_call(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                const Tensor& running_mean, const Tensor& running_var,
+                const BatchNormParams& params) {
   check_rank("batch_norm", x, "x", 4);
   check_floating("batch_norm", x, "x");
   check_affine(x, weight, "weight");
@@ -107,8 +106,57 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
     fail("batch_norm",
          "training needs more than one value per channel, x has shape " + shape_str(x.shape()));
   }
+}
 
-  const Tensor xc = x.contiguous();
+// The CPU's fused form: one oneDNN pass forward, and the backward applies the ReLU's recorded
+// mask inside batch norm's own backward. Evaluation mode with gradients is left to the pair.
+Tensor fused_batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const Tensor& running_mean, const Tensor& running_var,
+                             const BatchNormParams& params) {
+  const Tensor xc = backend_layout(x);
+  const Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
+  const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+  if (!params.training) {
+    return cpu::batch_norm_relu_forward_eval(xc, wc, bc, running_mean, running_var, params.eps);
+  }
+  BatchNormForward out = cpu::batch_norm_relu_forward_training(
+      xc, wc, bc, running_mean, running_var, params.momentum, params.eps);
+  if (autograd::needs_grad({x, weight, bias})) {
+    const bool need_x = x.requires_grad();
+    const bool need_w = weight.defined() && weight.requires_grad();
+    const bool need_b = bias.defined() && bias.requires_grad();
+    autograd::record("batch_norm_relu", out.y, {x, weight, bias},
+                     [need_x, need_w, need_b, eps = params.eps, saved_x = xc.detach(),
+                      saved_w = wc.defined() ? wc.detach() : Tensor(), mean = out.mean,
+                      var = out.var, mask = out.relu_mask](const Tensor& grad) {
+                       BatchNormGrads g =
+                           cpu::batch_norm_relu_backward(backend_layout(grad), saved_x, saved_w,
+                                                         mean, var, mask, eps, need_x, need_w,
+                                                         need_b);
+                       return std::vector<Tensor>{g.x, g.weight, g.bias};
+                     });
+  }
+  return out.y;
+}
+
+}  // namespace
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var,
+                       const BatchNormParams& params) {
+  check_call(x, weight, bias, running_mean, running_var, params);
+  const bool fusable = x.device().is_cpu() && x.dtype() == DType::Float32 &&
+                       cpu::has_fused_batch_norm_relu() &&
+                       (params.training || !autograd::needs_grad({x, weight, bias}));
+  if (!fusable) return relu(batch_norm(x, weight, bias, running_mean, running_var, params));
+  return fused_batch_norm_relu(x, weight, bias, running_mean, running_var, params);
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var,
+                  const BatchNormParams& params) {
+  check_call(x, weight, bias, running_mean, running_var, params);
+  const Tensor xc = backend_layout(x);
   const Tensor wc = weight.defined() ? weight.contiguous() : Tensor();
   const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
   Tensor y, mean, var;
@@ -139,7 +187,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                       saved_mean = keep_x ? mean : Tensor(),
                       saved_var = keep_x ? var : Tensor()](const Tensor& grad) {
                        BatchNormGrads g =
-                           batch_norm_backward(grad.contiguous(), saved_x, saved_w, saved_mean,
+                           batch_norm_backward(backend_layout(grad), saved_x, saved_w, saved_mean,
                                                saved_var, eps, training, need_x, need_w, need_b);
                        return std::vector<Tensor>{g.x, g.weight, g.bias};
                      });

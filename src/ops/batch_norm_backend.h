@@ -1,6 +1,7 @@
 #pragma once
-// batch_norm's backend entries, for contiguous NCHW x [N, C, H, W] and float32 [C] vectors that
-// the dispatcher has checked. With m = N*H*W values per channel:
+// batch_norm's backend entries, for dense x [N, C, H, W] (NCHW on CUDA; NCHW or channels-last on
+// the CPU, whose outputs and grad_x keep x's layout) and float32 [C] vectors that the dispatcher
+// has checked. With m = N*H*W values per channel:
 //   training: mean = sum(x) / m, var = sum((x - mean)^2) / m (biased),
 //             y = (x - mean) * invstd * w + b with invstd = 1 / sqrt(var + eps);
 //             running_mean (if defined) becomes (1 - momentum) * running_mean + momentum * mean,
@@ -21,6 +22,7 @@ struct BatchNormForward {
   Tensor y;
   Tensor mean;  // [C]
   Tensor var;   // [C], biased
+  Tensor relu_mask;  // the fused batch_norm + ReLU's record of where y > 0; undefined otherwise
 };
 
 // Gradients of x, weight and bias; undefined where not asked for.
@@ -43,6 +45,22 @@ Tensor batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tens
 BatchNormGrads batch_norm_backward(const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                                    const Tensor& mean, const Tensor& var, float eps, bool training,
                                    bool need_x, bool need_w, bool need_b);
+
+// The fused y = max(0, batch_norm(x)) (oneDNN's fuse_norm_relu), where has_fused_batch_norm_relu():
+// one pass instead of two, and no separate normalised tensor. The training forward's relu_mask is
+// what the backward needs, with grad_y of y; the backward is of a training forward only.
+bool has_fused_batch_norm_relu();
+BatchNormForward batch_norm_relu_forward_training(const Tensor& x, const Tensor& weight,
+                                                  const Tensor& bias, const Tensor& running_mean,
+                                                  const Tensor& running_var, float momentum,
+                                                  float eps);
+Tensor batch_norm_relu_forward_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                    const Tensor& running_mean, const Tensor& running_var,
+                                    float eps);
+BatchNormGrads batch_norm_relu_backward(const Tensor& grad_y, const Tensor& x,
+                                        const Tensor& weight, const Tensor& mean, const Tensor& var,
+                                        const Tensor& relu_mask, float eps, bool need_x,
+                                        bool need_w, bool need_b);
 }  // namespace crunet::ops::cpu
 
 namespace crunet::ops::cuda {

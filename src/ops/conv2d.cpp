@@ -125,7 +125,7 @@ std::int64_t conv2d_output_size(std::int64_t input, std::int64_t kernel,
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const Conv2dParams& params) {
   check_call(x, weight, bias, params);
-  const Tensor xc = x.contiguous();
+  const Tensor xc = backend_layout(x);
   const Tensor wc = weight.contiguous();
   const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
   Tensor y = conv2d_forward(xc, wc, bc, params);
@@ -139,7 +139,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
         [need_x, need_w, need_b, params, x_shape = x.shape(), weight_shape = weight.shape(),
          saved_x = need_w ? xc.detach() : Tensor(),
          saved_w = need_x ? wc.detach() : Tensor()](const Tensor& grad) {
-          return conv2d_backward(grad.contiguous(), saved_x, saved_w, x_shape, weight_shape,
+          return conv2d_backward(backend_layout(grad), saved_x, saved_w, x_shape, weight_shape,
                                  params, need_x, need_w, need_b);
         });
   }

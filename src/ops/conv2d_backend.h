@@ -1,5 +1,6 @@
 #pragma once
-// conv2d's backend entries, for contiguous NCHW tensors whose shapes the dispatcher has checked:
+// conv2d's backend entries, for dense tensors whose shapes the dispatcher has checked (NCHW on
+// CUDA; NCHW or channels-last on the CPU, whose oneDNN path returns channels-last y and grad_x):
 //   y[n, co]      = b[co] + sum_{ci in group(co), kh, kw} x[n, ci, oh*s - p + kh, ow*s - p + kw]
 //                                                         * w[co, ci - group_start, kh, kw]
 //   grad_x        = the transposed convolution of grad_y with w (backward_data),

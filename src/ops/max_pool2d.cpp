@@ -19,8 +19,10 @@ MaxPool2dForward max_pool2d_forward(const Tensor& x, const Pool2dParams& params,
 }
 
 Tensor max_pool2d_backward(const Tensor& grad_y, const Tensor& saved, const Shape& x_shape,
-                           const Pool2dParams& params) {
-  if (grad_y.device().is_cpu()) return cpu::max_pool2d_backward(grad_y, saved, x_shape, params);
+                           MemoryFormat x_format, const Pool2dParams& params) {
+  if (grad_y.device().is_cpu()) {
+    return cpu::max_pool2d_backward(grad_y, saved, x_shape, x_format, params);
+  }
 #if CRUNET_WITH_CUDA
   return cuda::max_pool2d_backward(grad_y, saved, x_shape, params);
 #else
@@ -37,8 +39,9 @@ Tensor avg_pool2d_forward(const Tensor& x, const Pool2dParams& params) {
 #endif
 }
 
-Tensor avg_pool2d_backward(const Tensor& grad_y, const Shape& x_shape, const Pool2dParams& params) {
-  if (grad_y.device().is_cpu()) return cpu::avg_pool2d_backward(grad_y, x_shape, params);
+Tensor avg_pool2d_backward(const Tensor& grad_y, const Shape& x_shape, MemoryFormat x_format,
+                           const Pool2dParams& params) {
+  if (grad_y.device().is_cpu()) return cpu::avg_pool2d_backward(grad_y, x_shape, x_format, params);
 #if CRUNET_WITH_CUDA
   return cuda::avg_pool2d_backward(grad_y, x_shape, params);
 #else
@@ -90,12 +93,14 @@ std::int64_t pool2d_output_size(std::int64_t input, const Pool2dParams& params) 
 Tensor max_pool2d(const Tensor& x, const Pool2dParams& params) {
   check_pool("max_pool2d", x, params);
   const bool record = autograd::needs_grad({x});
-  MaxPool2dForward out = max_pool2d_forward(x.contiguous(), params, record);
+  const Tensor xc = backend_layout(x);
+  MaxPool2dForward out = max_pool2d_forward(xc, params, record);
   if (record) {
     autograd::record("max_pool2d", out.y, {x},
-                     [saved = out.saved, x_shape = x.shape(), params](const Tensor& grad) {
-                       return std::vector<Tensor>{
-                           max_pool2d_backward(grad.contiguous(), saved, x_shape, params)};
+                     [saved = out.saved, x_shape = x.shape(), x_format = xc.memory_format(),
+                      params](const Tensor& grad) {
+                       return std::vector<Tensor>{max_pool2d_backward(backend_layout(grad), saved,
+                                                                      x_shape, x_format, params)};
                      });
   }
   return out.y;
@@ -103,11 +108,15 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& params) {
 
 Tensor avg_pool2d(const Tensor& x, const Pool2dParams& params) {
   check_pool("avg_pool2d", x, params);
-  Tensor y = avg_pool2d_forward(x.contiguous(), params);
+  const Tensor xc = backend_layout(x);
+  Tensor y = avg_pool2d_forward(xc, params);
   if (autograd::needs_grad({x})) {
-    autograd::record("avg_pool2d", y, {x}, [x_shape = x.shape(), params](const Tensor& grad) {
-      return std::vector<Tensor>{avg_pool2d_backward(grad.contiguous(), x_shape, params)};
-    });
+    autograd::record(
+        "avg_pool2d", y, {x},
+        [x_shape = x.shape(), x_format = xc.memory_format(), params](const Tensor& grad) {
+          return std::vector<Tensor>{
+              avg_pool2d_backward(backend_layout(grad), x_shape, x_format, params)};
+        });
   }
   return y;
 }

@@ -61,4 +61,9 @@ void fail_no_backend(const char* op, const Device& device) {
                             (device.is_cuda() ? " in this build (CUDA backend not compiled)" : ""));
 }
 
+Tensor backend_layout(const Tensor& t) {
+  if (t.device().is_cpu() && t.is_contiguous(MemoryFormat::ChannelsLast)) return t;
+  return t.contiguous();
+}
+
 }  // namespace crunet::ops

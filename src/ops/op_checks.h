@@ -21,6 +21,11 @@ void check_same_dtype(const char* op, const Tensor& a, const char* a_name, const
 void check_same_shape(const char* op, const Tensor& a, const char* a_name, const Tensor& b,
                       const char* b_name);
 
+// The layout an op hands its backend: on the CPU a tensor dense in either memory format as it is
+// (NCHW or channels-last; the CPU entries read both), elsewhere the NCHW-contiguous tensor (the
+// CUDA backend reads NCHW only). A strided view becomes a dense copy.
+Tensor backend_layout(const Tensor& t);
+
 // An op that this build or this device does not provide: names the op and the device.
 [[noreturn]] void fail_no_backend(const char* op, const Device& device);
 

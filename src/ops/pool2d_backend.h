@@ -1,6 +1,7 @@
 #pragma once
-// max_pool2d's and avg_pool2d's backend entries, for contiguous NCHW x whose shape and parameters
-// the dispatcher has checked (padding at most kernel / 2, so every window holds an input value).
+// max_pool2d's and avg_pool2d's backend entries, for dense x (NCHW on CUDA; NCHW or channels-last
+// on the CPU, whose outputs and grad_x keep x's layout) whose shape and parameters the dispatcher
+// has checked (padding at most kernel / 2, so every window holds an input value).
 // Window (oh, ow) covers rows oh*s - p .. oh*s - p + k - 1 and the same for columns, clipped to
 // the input; OH = pool2d_output_size(H, params).
 //   max: y = the window's maximum (padding is -infinity); on ties the first in row-major window
@@ -24,12 +25,14 @@ struct MaxPool2dForward {
 
 }  // namespace crunet::ops
 
+// x_format: the layout the forward's x had (grad_x is made in it; grad_y may come in any).
 namespace crunet::ops::cpu {
 MaxPool2dForward max_pool2d_forward(const Tensor& x, const Pool2dParams& params, bool for_backward);
 Tensor max_pool2d_backward(const Tensor& grad_y, const Tensor& saved, const Shape& x_shape,
-                           const Pool2dParams& params);
+                           MemoryFormat x_format, const Pool2dParams& params);
 Tensor avg_pool2d_forward(const Tensor& x, const Pool2dParams& params);
-Tensor avg_pool2d_backward(const Tensor& grad_y, const Shape& x_shape, const Pool2dParams& params);
+Tensor avg_pool2d_backward(const Tensor& grad_y, const Shape& x_shape, MemoryFormat x_format,
+                           const Pool2dParams& params);
 }  // namespace crunet::ops::cpu
 
 namespace crunet::ops::cuda {

@@ -29,10 +29,10 @@ Tensor relu_backward(const Tensor& grad_y, const Tensor& y) {
 
 Tensor relu(const Tensor& x) {
   check_floating("relu", x, "x");
-  Tensor y = relu_forward(x.contiguous());
+  Tensor y = relu_forward(backend_layout(x));
   if (autograd::needs_grad({x})) {
     autograd::record("relu", y, {x}, [saved_y = y.detach()](const Tensor& grad_y) {
-      return std::vector<Tensor>{relu_backward(grad_y.contiguous(), saved_y)};
+      return std::vector<Tensor>{relu_backward(backend_layout(grad_y), saved_y)};
     });
   }
   return y;

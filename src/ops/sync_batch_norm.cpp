@@ -110,7 +110,7 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
     fail("sync_batch_norm", "eps must be finite and >= 0, got " + std::to_string(params.eps));
   }
 
-  const Tensor xc = x.contiguous();
+  const Tensor xc = backend_layout(x);
   const std::int64_t channels = x.size(1);
   const auto c_count = static_cast<std::size_t>(channels);
   const double m = channels > 0 ? static_cast<double>(x.numel() / channels) : 0.0;
@@ -161,7 +161,7 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
         "sync_batch_norm", y, {x, weight, bias},
         [need_x, need_w, need_b, eps = params.eps, total, sum, saved_x = xc.detach(),
          saved_w = wc.defined() ? wc.detach() : Tensor(), mean, var](const Tensor& grad) {
-          const Tensor dy = grad.contiguous();
+          const Tensor dy = backend_layout(grad).contiguous(saved_x.memory_format());
           // This process's sum(dy * xhat) and sum(dy): the parameter gradients, and (summed over
           // processes) the terms that carry x's gradient through the global statistics.
           BatchNormGrads local = backward(dy, saved_x, Tensor(), mean, var, eps, false, true, true);
@@ -177,7 +177,8 @@ Tensor sync_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias
                 normalize(saved_x, channel_tensor(sums, 0, c_count, 1.0 / total, device),
                           channel_tensor(sums, c_count, c_count, 1.0 / total, device), mean, var,
                           eps);
-            Tensor bracket = dy.clone();
+            Tensor bracket = empty_like(dy);
+            bracket.copy_(dy);
             add_inplace(bracket, through_stats, -1.0f);
             grad_x = backward(bracket, saved_x, saved_w, mean, var, eps, true, false, false).x;
           }

@@ -1,3 +1,4 @@
+#include "core/parallel_for.h"
 #include "sgd_update.h"
 
 namespace crunet::optim {
@@ -7,16 +8,17 @@ void sgd_update_cpu(const Tensor& parameter, const Tensor& grad, const Tensor& m
   float* p = parameter.data<float>();
   const float* g = grad.data<float>();
   float* buf = momentum.data<float>();
-  const std::int64_t count = parameter.numel();
   const float lr = step.lr, mu = step.momentum, wd = step.weight_decay;
   const bool nesterov = step.nesterov, first = step.first;
-#pragma omp parallel for simd if (count > 65536)
-  for (std::int64_t i = 0; i < count; ++i) {
-    const float d = g[i] + wd * p[i];
-    const float b = first ? d : mu * buf[i] + d;
-    buf[i] = b;
-    p[i] -= lr * (nesterov ? d + mu * b : b);
-  }
+  parallel_for(parameter.numel(), [&](std::int64_t begin, std::int64_t end) {
+#pragma omp simd
+    for (std::int64_t i = begin; i < end; ++i) {
+      const float d = g[i] + wd * p[i];
+      const float b = first ? d : mu * buf[i] + d;
+      buf[i] = b;
+      p[i] -= lr * (nesterov ? d + mu * b : b);
+    }
+  });
 }
 
 }  // namespace crunet::optim

@@ -5,7 +5,8 @@
 
 namespace crunet {
 
-// dst += alpha * src (same shape, dtype and device; dst contiguous).
+// dst += alpha * src (same shape, dtype and device; dst dense in either memory format, src in any
+// layout).
 void add_inplace(const Tensor& dst, const Tensor& src, float alpha = 1.0f);
 // dst *= factor.
 void scale_inplace(const Tensor& dst, float factor);

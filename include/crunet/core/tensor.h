@@ -31,6 +31,11 @@ struct TensorImpl {
   std::shared_ptr<autograd::LeafHooks> hooks; // a leaf's grad-ready hooks (crunet/autograd/hooks.h)
 };
 
+// How the elements of a 4-d [N, C, H, W] tensor lie in memory: NCHW (Contiguous, the default) or
+// NHWC (ChannelsLast), which the CPU backend's convolutions, batch norm and pooling run on without
+// reordering. The shape stays [N, C, H, W] either way; only the strides differ. PyTorch's names.
+enum class MemoryFormat { Contiguous, ChannelsLast };
+
 struct TensorOptions {
   DType dtype = DType::Float32;
   Device device = Device::cpu();
@@ -56,6 +61,11 @@ class Tensor {
   DType dtype() const { return impl().dtype; }
   Device device() const { return impl().storage->device(); }
   bool is_contiguous() const;
+  // Dense in that format (ChannelsLast needs a 4-d tensor). A tensor with C == 1 or H == W == 1
+  // is both.
+  bool is_contiguous(MemoryFormat format) const;
+  // ChannelsLast for a 4-d tensor laid out NHWC and not also NCHW; Contiguous otherwise.
+  MemoryFormat memory_format() const;
   std::size_t nbytes() const { return static_cast<std::size_t>(numel()) * dtype_size(dtype()); }
 
   // Pointer to the first element (device memory for CUDA tensors). Checks the element type.
@@ -72,6 +82,8 @@ class Tensor {
   Tensor clone() const;
   // Itself if contiguous, else a contiguous copy.
   Tensor contiguous() const;
+  // Itself if dense in that format, else a copy that is.
+  Tensor contiguous(MemoryFormat format) const;
   // A tensor sharing storage but outside the autograd graph.
   Tensor detach() const;
   // A view with a new shape (one dimension may be -1); differentiable.
@@ -111,6 +123,7 @@ class Tensor {
 
 // Factories. Everything random draws from the default generator unless a seed is given.
 Tensor empty(const Shape& shape, const TensorOptions& options = {});
+Tensor empty(const Shape& shape, const TensorOptions& options, MemoryFormat format);
 Tensor zeros(const Shape& shape, const TensorOptions& options = {});
 Tensor ones(const Shape& shape, const TensorOptions& options = {});
 Tensor full(const Shape& shape, double value, const TensorOptions& options = {});
@@ -123,6 +136,7 @@ Tensor from_vector(const std::vector<float>& values, const Shape& shape,
                    const TensorOptions& options = {});
 Tensor from_int64_vector(const std::vector<std::int64_t>& values, const Shape& shape,
                    const Device& device = Device::cpu());
+// Same shape, dtype, device and memory format as `other`.
 Tensor empty_like(const Tensor& other);
 Tensor zeros_like(const Tensor& other);
 

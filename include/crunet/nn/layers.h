@@ -33,6 +33,8 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(std::int64_t channels, float momentum = 0.1f, float eps = 1e-5f);
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)), through the fused op where the backend has one (BNReLU uses it).
+  Tensor forward_relu(const Tensor& x);
   std::string kind() const override { return "BatchNorm2d"; }
   std::int64_t channels() const { return weight_.size(0); }
   // SyncBN: with a cross-process sum set, training uses the global batch's statistics
@@ -41,6 +43,9 @@ class BatchNorm2d : public Module {
   bool is_synchronized() const { return static_cast<bool>(sync_sum_); }
 
  private:
+  // This call's parameters; counts the batch in training.
+  ops::BatchNormParams step_params();
+
   float momentum_;
   float eps_;
   ops::CrossProcessSum sync_sum_;

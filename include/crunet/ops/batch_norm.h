@@ -16,4 +16,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var,
                   const BatchNormParams& params = {});
 
+// relu(batch_norm(...)), the pre-activation units' "BNAC", as one op: on the CPU one oneDNN pass
+// that keeps only a mask of the ReLU for the backward; elsewhere the two ops in turn.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var,
+                       const BatchNormParams& params = {});
+
 }  // namespace crunet::ops

@@ -8,34 +8,44 @@
 
 namespace crunet::ops::cpu {
 
-#if CRUNET_WITH_ONEDNN
-namespace impl = onednn;
-#else
-namespace impl = reference;
-#endif
-
+// oneDNN takes NCHW or NHWC tensors and returns channels-last ones; the reference reads NCHW.
 Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                       const Conv2dParams& params) {
   check_dtype("conv2d", x, "x", DType::Float32);
-  return impl::conv2d_forward(x, weight, bias, params);
+#if CRUNET_WITH_ONEDNN
+  return onednn::conv2d_forward(x, weight, bias, params);
+#else
+  return reference::conv2d_forward(x.contiguous(), weight, bias, params);
+#endif
 }
 
 Tensor conv2d_backward_data(const Tensor& grad_y, const Tensor& weight, const Shape& x_shape,
                             const Conv2dParams& params) {
   check_dtype("conv2d backward", grad_y, "grad_y", DType::Float32);
-  return impl::conv2d_backward_data(grad_y, weight, x_shape, params);
+#if CRUNET_WITH_ONEDNN
+  return onednn::conv2d_backward_data(grad_y, weight, x_shape, params);
+#else
+  return reference::conv2d_backward_data(grad_y.contiguous(), weight, x_shape, params);
+#endif
 }
 
 Tensor conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const Shape& weight_shape,
                               const Conv2dParams& params) {
   check_dtype("conv2d backward", grad_y, "grad_y", DType::Float32);
-  return impl::conv2d_backward_weight(grad_y, x, weight_shape, params);
+#if CRUNET_WITH_ONEDNN
+  return onednn::conv2d_backward_weight(grad_y, x, weight_shape, params);
+#else
+  return reference::conv2d_backward_weight(grad_y.contiguous(), x.contiguous(), weight_shape,
+                                           params);
+#endif
 }
 
 // Sums of grad_y over N, H, W per channel: one plane at a time in float (vectorised), the planes
 // added in double so that large batches and feature maps lose no precision.
-Tensor conv2d_backward_bias(const Tensor& grad_y) {
-  check_dtype("conv2d backward", grad_y, "grad_y", DType::Float32);
+Tensor conv2d_backward_bias(const Tensor& grad_y_any_layout) {
+  check_dtype("conv2d backward", grad_y_any_layout, "grad_y", DType::Float32);
+  const Tensor grad_y =
+      grad_y_any_layout.contiguous();  // rare: the zoo's convolutions have no bias
   const std::int64_t n = grad_y.size(0), c = grad_y.size(1);
   const std::int64_t area = grad_y.size(2) * grad_y.size(3);
   Tensor grad_b = empty({c});

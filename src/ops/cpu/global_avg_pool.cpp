@@ -1,15 +1,12 @@
+// global_avg_pool on the CPU for NCHW x (a reduction over each contiguous plane) and channels-last
+// x (a sum of the H * W rows of C values of each image, vectorised across channels).
 #include "../global_avg_pool_backend.h"
 #include "../op_checks.h"
 
 namespace crunet::ops::cpu {
+namespace {
 
-Tensor global_avg_pool_forward(const Tensor& x) {
-  check_dtype("global_avg_pool", x, "x", DType::Float32);
-  const std::int64_t planes = x.size(0) * x.size(1);
-  const std::int64_t area = x.size(2) * x.size(3);
-  Tensor y = empty({x.size(0), x.size(1)});
-  const float* in = x.data<float>();
-  float* out = y.data<float>();
+void mean_of_planes(const float* in, float* out, std::int64_t planes, std::int64_t area) {
 #pragma omp parallel for if (planes * area > 32768)
   for (std::int64_t p = 0; p < planes; ++p) {
     const float* plane = in + p * area;
@@ -18,18 +15,58 @@ Tensor global_avg_pool_forward(const Tensor& x) {
     for (std::int64_t i = 0; i < area; ++i) sum += plane[i];
     out[p] = sum / static_cast<float>(area);
   }
+}
+
+void mean_of_rows(const float* in, float* out, std::int64_t n, std::int64_t c, std::int64_t area) {
+#pragma omp parallel for if (n * c * area > 32768)
+  for (std::int64_t image = 0; image < n; ++image) {
+    float* sum = out + image * c;
+    for (std::int64_t k = 0; k < c; ++k) sum[k] = 0.0f;
+    for (std::int64_t i = 0; i < area; ++i) {
+      const float* row = in + (image * area + i) * c;
+#pragma omp simd
+      for (std::int64_t k = 0; k < c; ++k) sum[k] += row[k];
+    }
+    const float scale = 1.0f / static_cast<float>(area);
+    for (std::int64_t k = 0; k < c; ++k) sum[k] *= scale;
+  }
+}
+
+}  // namespace
+
+Tensor global_avg_pool_forward(const Tensor& x) {
+  check_dtype("global_avg_pool", x, "x", DType::Float32);
+  const std::int64_t n = x.size(0), c = x.size(1), area = x.size(2) * x.size(3);
+  Tensor y = empty({n, c});
+  if (x.memory_format() == MemoryFormat::ChannelsLast) {
+    mean_of_rows(x.data<float>(), y.data<float>(), n, c, area);
+  } else {
+    const Tensor xc = x.contiguous();
+    mean_of_planes(xc.data<float>(), y.data<float>(), n * c, area);
+  }
   return y;
 }
 
-Tensor global_avg_pool_backward(const Tensor& grad_y, const Shape& x_shape) {
-  const std::int64_t planes = x_shape[0] * x_shape[1];
-  const std::int64_t area = x_shape[2] * x_shape[3];
-  Tensor grad_x = empty(x_shape);
+Tensor global_avg_pool_backward(const Tensor& grad_y, const Shape& x_shape, MemoryFormat x_format) {
+  const std::int64_t n = x_shape[0], c = x_shape[1], area = x_shape[2] * x_shape[3];
+  Tensor grad_x = empty(x_shape, {}, x_format);
   const float* g = grad_y.data<float>();
   float* gx = grad_x.data<float>();
   const float scale = 1.0f / static_cast<float>(area);
-#pragma omp parallel for if (planes * area > 32768)
-  for (std::int64_t p = 0; p < planes; ++p) {
+  if (grad_x.memory_format() == MemoryFormat::ChannelsLast) {
+#pragma omp parallel for collapse(2) if (n * c * area > 32768)
+    for (std::int64_t image = 0; image < n; ++image) {
+      for (std::int64_t i = 0; i < area; ++i) {
+        float* row = gx + (image * area + i) * c;
+        const float* value = g + image * c;
+#pragma omp simd
+        for (std::int64_t k = 0; k < c; ++k) row[k] = value[k] * scale;
+      }
+    }
+    return grad_x;
+  }
+#pragma omp parallel for if (n * c * area > 32768)
+  for (std::int64_t p = 0; p < n * c; ++p) {
     const float value = g[p] * scale;
     float* plane = gx + p * area;
     for (std::int64_t i = 0; i < area; ++i) plane[i] = value;

@@ -1,7 +1,7 @@
 #pragma once
 // What the oneDNN paths of the CPU ops share: one engine for the process, one
-// stream per thread, plain NCHW memory descriptors, a bounded cache of created primitives, and the
-// mapping of dnnl::error to crunet::RuntimeError. Only compiled with CRUNET_WITH_ONEDNN.
+// stream per thread, NCHW and NHWC memory descriptors, a bounded cache of created primitives, and
+// the mapping of dnnl::error to crunet::RuntimeError. Only compiled with CRUNET_WITH_ONEDNN.
 #include <map>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -29,6 +29,14 @@ inline dnnl::memory::desc nchw(const Shape& shape) {
                             dnnl::memory::data_type::f32, dnnl::memory::format_tag::nchw);
 }
 
+// A dense 4-d float tensor's layout as oneDNN sees it: NCHW or NHWC.
+inline dnnl::memory::desc activation(const Shape& shape, MemoryFormat format) {
+  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()),
+                            dnnl::memory::data_type::f32,
+                            format == MemoryFormat::ChannelsLast ? dnnl::memory::format_tag::nhwc
+                                                                 : dnnl::memory::format_tag::nchw);
+}
+
 inline dnnl::memory::desc vector_f32(std::int64_t size) {
   return dnnl::memory::desc({size}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
 }
@@ -36,6 +44,13 @@ inline dnnl::memory::desc vector_f32(std::int64_t size) {
 // A memory object over a tensor's storage (no copy); oneDNN only reads inputs.
 inline dnnl::memory wrap(const dnnl::memory::desc& desc, const Tensor& t) {
   return dnnl::memory(desc, engine(), t.data_ptr());
+}
+
+// A tensor big enough to hold a oneDNN workspace of this description (max pooling's argmax, the
+// fused batch norm + ReLU's mask), kept by the autograd node between forward and backward.
+inline Tensor workspace_tensor(const dnnl::memory::desc& desc) {
+  const auto words = static_cast<std::int64_t>((desc.get_size() + 7) / 8);
+  return empty({words}, DType::Int64);
 }
 
 // Runs `body`, turning oneDNN's exceptions into RuntimeError naming the op.
