@@ -1,9 +1,9 @@
 // 2-d max and average pooling on the CPU: oneDNN's pooling primitives (pooling_max,
 // pooling_avg_exclude_padding) on NCHW or channels-last memory (y and grad_x in x's layout) when
-// the build has oneDNN, the plain loops of
-// pool2d_reference.cpp otherwise. oneDNN's right padding is given as `padding` too: its output
-// size is then floor((H + 2p - k) / s) + 1, PyTorch's floor mode, and windows are clipped to the
-// input. Max pooling keeps oneDNN's workspace (the argmax within each window) for its backward.
+// the build has oneDNN, the plain loops of pool2d_reference.cpp otherwise. oneDNN's right padding
+// is given as `padding` too: its output size is then floor((H + 2p - k) / s) + 1, PyTorch's floor
+// mode, and windows are clipped to the input. Max pooling keeps oneDNN's workspace (the argmax
+// within each window) for its backward.
 #include "../op_checks.h"
 #include "../pool2d_backend.h"
 #include "pool2d_reference.h"
