@@ -1,5 +1,16 @@
+# Turns a .cu/.cuh into plain C++ for harness.h: each kernel<<<grid, block, ...>>>(args); becomes
+# emulate_launch(dim3(grid), dim3(block), [&] { kernel(args); }); launch checks become no-ops.
+# Usage: transform.py in.cu out.cpp [--kernels-only]. --kernels-only keeps the kernels (the file up
+# to the end of its anonymous namespace) and drops the host entries after it, for the .cu files
+# whose entries take Tensors: a driver #includes the result and launches the kernels itself, with
+# the configuration of the file's own host code.
 import re, sys
 src = open(sys.argv[1]).read()
+if '--kernels-only' in sys.argv[3:]:
+    lines = src.split('\n')
+    close = lines.index('}  // namespace')  # the anonymous namespace's end
+    last = max(i for i, l in enumerate(lines) if l.startswith('}  // namespace crunet'))
+    src = '\n'.join(lines[:close + 1] + lines[last:])
 def split_top(s):
     parts, depth, cur = [], 0, ''
     for ch in s:
