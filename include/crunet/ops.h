@@ -4,6 +4,7 @@
 #include "crunet/ops/batch_norm.h"
 #include "crunet/ops/cast.h"
 #include "crunet/ops/conv2d.h"
+#include "crunet/ops/cpu_features.h"
 #include "crunet/ops/cross_entropy.h"
 #include "crunet/ops/flatten.h"
 #include "crunet/ops/global_avg_pool.h"

@@ -1,6 +1,7 @@
 #include "crunet/core/elementwise.h"
 
 #include "crunet/core/error.h"
+#include "crunet/core/half.h"
 #include "parallel_for.h"
 
 #if CRUNET_WITH_CUDA
@@ -31,6 +32,19 @@ void add_inplace(const Tensor& dst, const Tensor& src, float alpha) {
     cuda::add_inplace(dst, same_layout, alpha);
     return;
 #endif
+  }
+  if (dst.dtype() == DType::BFloat16) {
+    // Summed in float32 and rounded once: the gradients of a bfloat16 activation used twice.
+    auto* d = static_cast<std::uint16_t*>(dst.data_ptr());
+    const auto* s = static_cast<const std::uint16_t*>(same_layout.data_ptr());
+    parallel_for(dst.numel(), [&](std::int64_t begin, std::int64_t end) {
+#pragma omp simd
+      for (std::int64_t i = begin; i < end; ++i) {
+        d[i] = float_to_bfloat16_bits(bfloat16_bits_to_float(d[i]) +
+                                      alpha * bfloat16_bits_to_float(s[i]));
+      }
+    });
+    return;
   }
   if (dst.dtype() != DType::Float32) {
     throw NotImplementedError(std::string("add_inplace on ") + dst.description());

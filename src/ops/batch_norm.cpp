@@ -145,7 +145,8 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias
                        const Tensor& running_mean, const Tensor& running_var,
                        const BatchNormParams& params) {
   check_call(x, weight, bias, running_mean, running_var, params);
-  const bool fusable = x.device().is_cpu() && x.dtype() == DType::Float32 &&
+  const bool fusable = x.device().is_cpu() &&
+                       (x.dtype() == DType::Float32 || x.dtype() == DType::BFloat16) &&
                        cpu::has_fused_batch_norm_relu() &&
                        (params.training || !autograd::needs_grad({x, weight, bias}));
   if (!fusable) return relu(batch_norm(x, weight, bias, running_mean, running_var, params));

@@ -27,11 +27,11 @@ Tensor cast(const Tensor& x, DType dtype) {
     fail("cast", std::string("converts between float32 and bfloat16 only, asked for ") +
                      dtype_name(dtype) + " from " + x.description());
   }
-  Tensor y = cast_forward(x.contiguous(), dtype);
+  Tensor y = cast_forward(backend_layout(x), dtype);
   if (autograd::needs_grad({x})) {
     // The gradient goes back in x's type: a float32 master weight receives a float32 gradient.
     autograd::record("cast", y, {x}, [source = x.dtype()](const Tensor& grad) {
-      return std::vector<Tensor>{cast_forward(grad.contiguous(), source)};
+      return std::vector<Tensor>{cast_forward(backend_layout(grad), source)};
     });
   }
   return y;

@@ -1,5 +1,7 @@
 #include "op_checks.h"
 
+#include "crunet/ops/cpu_features.h"
+
 namespace crunet::ops {
 
 void fail(const char* op, const std::string& message) {
@@ -29,6 +31,20 @@ void check_floating(const char* op, const Tensor& t, const char* name) {
   check_defined(op, t, name);
   if (!is_floating(t.dtype())) {
     fail(op, std::string(name) + " must be a floating-point tensor, got " + t.description());
+  }
+}
+
+void check_cpu_compute_dtype(const char* op, const Tensor& t, const char* name) {
+  check_defined(op, t, name);
+  if (t.dtype() == DType::Float32) return;
+  if (t.dtype() != DType::BFloat16) {
+    fail(op, std::string(name) + " must be float32 or bfloat16, got " + t.description());
+  }
+  static const CpuBf16Support support = cpu_bf16_support();
+  if (!support.bf16) {
+    throw NotImplementedError(std::string(op) + ": " + name + " is " + t.description() +
+                              ", but bfloat16 on the CPU needs " +
+                              "AVX-512 BF16 or AMX: " + support.missing);
   }
 }
 

@@ -13,6 +13,9 @@ void check_defined(const char* op, const Tensor& t, const char* name);
 void check_rank(const char* op, const Tensor& t, const char* name, std::int64_t rank);
 void check_dtype(const char* op, const Tensor& t, const char* name, DType dtype);
 void check_floating(const char* op, const Tensor& t, const char* name);
+// A CPU op's compute type: float32, or bfloat16 where this build and this CPU have the bfloat16
+// path (crunet/ops/cpu_features.h); otherwise the message says what the CPU or the build lacks.
+void check_cpu_compute_dtype(const char* op, const Tensor& t, const char* name);
 // Same device and dtype; the message names both tensors.
 void check_same_device(const char* op, const Tensor& a, const char* a_name, const Tensor& b,
                        const char* b_name);

@@ -4,8 +4,10 @@
 // is about 8x its NCHW one on crunet56's shapes, which is one reason the convolutions return NHWC.
 // Weight and bias always go in as oneDNN's scale and shift (ones and zeros when absent), so one
 // primitive serves every case; oneDNN returns the biased batch variance, which is what the backward
-// needs.
+// needs. x may be bfloat16 (oneDNN build only): y and grad_x are then bfloat16 too, while weight,
+// bias, the statistics and their gradients stay float32, computed in float32 inside oneDNN.
 #include "../batch_norm_backend.h"
+#include "../cast_backend.h"
 #include "../op_checks.h"
 #include "batch_norm_reference.h"
 
@@ -28,20 +30,21 @@ using dnnl::normalization_flags;
 using dnnl::prop_kind;
 
 enum class Pass { kForwardTraining, kForwardEval, kBackwardTraining, kBackwardEval };
-// N, C, H, W, layout, eps, pass, ReLU fused.
-using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, MemoryFormat, float,
-                       Pass, bool>;
+// N, C, H, W, layout, type, eps, pass, ReLU fused.
+using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, MemoryFormat, DType,
+                       float, Pass, bool>;
 
 // The tensor whose layout every argument of one call shares.
 struct Data {
   Shape shape;
   MemoryFormat format;
-  explicit Data(const Tensor& x) : shape(x.shape()), format(x.memory_format()) {}
-  dnnl::memory::desc desc() const { return dn::activation(shape, format); }
+  DType dtype;
+  explicit Data(const Tensor& x) : shape(x.shape()), format(x.memory_format()), dtype(x.dtype()) {}
+  dnnl::memory::desc desc() const { return dn::activation(shape, format, dtype); }
 };
 
 Key make_key(const Data& d, float eps, Pass pass, bool relu) {
-  return Key{d.shape[0], d.shape[1], d.shape[2], d.shape[3], d.format, eps, pass, relu};
+  return Key{d.shape[0], d.shape[1], d.shape[2], d.shape[3], d.format, d.dtype, eps, pass, relu};
 }
 
 // fuse_norm_relu: y = max(0, batch_norm(x)) in the same pass; the training forward then also
@@ -96,7 +99,7 @@ Tensor or_filled(const Tensor& t, std::int64_t channels, double value) {
 BatchNormForward forward_training(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var,
                                   float momentum, float eps, bool relu) {
-  check_dtype("batch_norm", x, "x", DType::Float32);
+  check_cpu_compute_dtype("batch_norm", x, "x");
   const std::int64_t channels = x.size(1);
   BatchNormForward out{empty_like(x), empty({channels}), empty({channels}), Tensor()};
   const Tensor scale = or_filled(weight, channels, 1.0), shift = or_filled(bias, channels, 0.0);
@@ -123,7 +126,7 @@ BatchNormForward forward_training(const Tensor& x, const Tensor& weight, const T
 
 Tensor forward_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
                     const Tensor& running_mean, const Tensor& running_var, float eps, bool relu) {
-  check_dtype("batch_norm", x, "x", DType::Float32);
+  check_cpu_compute_dtype("batch_norm", x, "x");
   const std::int64_t channels = x.size(1);
   Tensor y = empty_like(x);
   const Tensor scale = or_filled(weight, channels, 1.0), shift = or_filled(bias, channels, 0.0);
@@ -149,9 +152,12 @@ BatchNormGrads backward(const Tensor& grad_y_any_layout, const Tensor& x, const 
                         bool training, bool need_x, bool need_w, bool need_b) {
   const bool relu = relu_mask.defined();
   if (!need_x && !need_w && !relu) {
-    // Only the bias: a sum of grad_y per channel, which needs neither x nor the statistics.
-    return reference::batch_norm_backward(grad_y_any_layout.contiguous(), x, weight, mean, var, eps,
-                                          training, false, false, need_b);
+    // Only the bias: a sum of grad_y per channel, which needs neither x nor the statistics (x may
+    // not even be saved); a bfloat16 grad_y is summed in float32.
+    Tensor grad_y = grad_y_any_layout.contiguous();
+    if (grad_y.dtype() == DType::BFloat16) grad_y = cast(grad_y, DType::Float32);
+    return reference::batch_norm_backward(grad_y, x, weight, mean, var, eps, training, false, false,
+                                          need_b);
   }
   // One primitive reads x, grad_y and writes grad_x in one layout: x's.
   const Tensor grad_y = grad_y_any_layout.contiguous(x.memory_format());

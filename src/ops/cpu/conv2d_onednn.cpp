@@ -1,5 +1,6 @@
 // conv2d with oneDNN 2.x primitives: convolution_forward, convolution_backward_data and
-// convolution_backward_weights on fp32 NCHW tensors.
+// convolution_backward_weights on float32 or bfloat16 tensors (all of one call's tensors in one
+// type; bfloat16 runs on AVX-512 BF16 or AMX, accumulating in float32 inside oneDNN).
 //
 // Layouts: the primitives run on NHWC activations (oneDNN's JIT kernels take them directly) and on
 // weights in whatever blocked layout oneDNN prefers (format_tag::any). Outputs - y forward, grad_x
@@ -33,7 +34,6 @@ namespace {
 
 using dnnl::memory;
 using Tag = memory::format_tag;
-constexpr memory::data_type kF32 = memory::data_type::f32;
 
 struct Context {
   dnnl::engine& engine;
@@ -49,25 +49,30 @@ Context context() { return {engine(), stream()}; }
 struct Geometry {
   std::int64_t n, c_in, h, w, c_out, k, oh, ow, stride, padding, groups;
   bool bias;
+  DType dtype = DType::Float32;
   bool src_nhwc = true, dst_nhwc = true;
 
-  using Key = std::array<std::int64_t, 10>;
+  memory::data_type dt() const { return onednn::data_type(dtype); }
+
+  using Key = std::array<std::int64_t, 11>;
   Key key() const {
     const std::int64_t flags = (bias ? 1 : 0) | (src_nhwc ? 2 : 0) | (dst_nhwc ? 4 : 0);
-    return {n, c_in, h, w, c_out, k, stride, padding, groups, flags};
+    return {n, c_in, h, w, c_out, k, stride, padding, groups, flags,
+            static_cast<std::int64_t>(dtype)};
   }
   std::string str() const {
     return "x [" + std::to_string(n) + ", " + std::to_string(c_in) + ", " + std::to_string(h) +
            ", " + std::to_string(w) + "], weight [" + std::to_string(c_out) + ", " +
            std::to_string(c_in / groups) + ", " + std::to_string(k) + ", " + std::to_string(k) +
            "], stride " + std::to_string(stride) + ", padding " + std::to_string(padding) +
-           ", groups " + std::to_string(groups);
+           ", groups " + std::to_string(groups) + ", " + dtype_name(dtype);
   }
 };
 
 Geometry make_geometry(const Shape& x, const Shape& weight, const Conv2dParams& params,
-                       bool bias) {
+                       bool bias, DType dtype) {
   Geometry g{};
+  g.dtype = dtype;
   g.n = x[0];
   g.c_in = x[1];
   g.h = x[2];
@@ -94,12 +99,13 @@ memory::dims weight_dims(const Geometry& g) {
 Tag weight_tag(const Geometry& g) { return g.groups == 1 ? Tag::oihw : Tag::goihw; }
 
 Tag layout(bool nhwc) { return nhwc ? Tag::nhwc : Tag::nchw; }
-memory::desc user_src(const Geometry& g) { return {src_dims(g), kF32, layout(g.src_nhwc)}; }
-memory::desc user_dst(const Geometry& g) { return {dst_dims(g), kF32, layout(g.dst_nhwc)}; }
-memory::desc user_weight(const Geometry& g) { return {weight_dims(g), kF32, weight_tag(g)}; }
-memory::desc inner_src(const Geometry& g) { return {src_dims(g), kF32, Tag::nhwc}; }
-memory::desc inner_dst(const Geometry& g) { return {dst_dims(g), kF32, Tag::nhwc}; }
-memory::desc any_of(const memory::dims& dims) { return {dims, kF32, Tag::any}; }
+memory::desc user_src(const Geometry& g) { return {src_dims(g), g.dt(), layout(g.src_nhwc)}; }
+memory::desc user_dst(const Geometry& g) { return {dst_dims(g), g.dt(), layout(g.dst_nhwc)}; }
+memory::desc user_weight(const Geometry& g) { return {weight_dims(g), g.dt(), weight_tag(g)}; }
+memory::desc inner_src(const Geometry& g) { return {src_dims(g), g.dt(), Tag::nhwc}; }
+memory::desc inner_dst(const Geometry& g) { return {dst_dims(g), g.dt(), Tag::nhwc}; }
+memory::desc any_weight(const Geometry& g) { return {weight_dims(g), g.dt(), Tag::any}; }
+memory::desc bias_desc(const Geometry& g) { return {{g.c_out}, g.dt(), Tag::x}; }
 
 bool is_nhwc(const Tensor& t) { return t.memory_format() == MemoryFormat::ChannelsLast; }
 
@@ -109,10 +115,10 @@ memory::dims strides(const Geometry& g) { return {g.stride, g.stride}; }
 memory::dims paddings(const Geometry& g) { return {g.padding, g.padding}; }
 
 dnnl::convolution_forward::primitive_desc forward_pd(const Geometry& g) {
-  const memory::desc bias = g.bias ? memory::desc({g.c_out}, kF32, Tag::x) : memory::desc();
+  const memory::desc bias = g.bias ? bias_desc(g) : memory::desc();
   const dnnl::convolution_forward::desc desc(
       dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, inner_src(g),
-      any_of(weight_dims(g)), bias, inner_dst(g), strides(g), paddings(g), paddings(g));
+      any_weight(g), bias, inner_dst(g), strides(g), paddings(g), paddings(g));
   return {desc, context().engine};
 }
 
@@ -182,9 +188,9 @@ Workspace& thread_workspace() {
 }
 
 // The memory a primitive reads: the user's buffer itself, or a copy in the primitive's layout.
-memory bind_input(const Arg& arg, const float* data, Slot slot) {
+memory bind_input(const Arg& arg, const void* data, Slot slot) {
   const Context c = context();
-  memory user(arg.user, c.engine, const_cast<float*>(data));
+  memory user(arg.user, c.engine, const_cast<void*>(data));
   if (!arg.reordered) return user;
   memory inner(arg.inner, c.engine, thread_workspace().get(slot, arg.inner.get_size()));
   arg.reorder.execute(c.stream, user, inner);
@@ -192,13 +198,13 @@ memory bind_input(const Arg& arg, const float* data, Slot slot) {
 }
 
 // The memory a primitive writes: the user's buffer, or scratch that finish_output reorders into it.
-memory bind_output(const Arg& arg, float* data) {
+memory bind_output(const Arg& arg, void* data) {
   const Context c = context();
   if (!arg.reordered) return memory(arg.user, c.engine, data);
   return memory(arg.inner, c.engine, thread_workspace().get(kOutput, arg.inner.get_size()));
 }
 
-void finish_output(const Arg& arg, memory& inner, float* data) {
+void finish_output(const Arg& arg, memory& inner, void* data) {
   if (!arg.reordered) return;
   const Context c = context();
   memory user(arg.user, c.engine, data);
@@ -228,7 +234,7 @@ ForwardEntry make_forward(const Geometry& g) {
 
 BackwardDataEntry make_backward_data(const Geometry& g) {
   const dnnl::convolution_backward_data::desc desc(
-      dnnl::algorithm::convolution_direct, inner_src(g), any_of(weight_dims(g)), inner_dst(g),
+      dnnl::algorithm::convolution_direct, inner_src(g), any_weight(g), inner_dst(g),
       strides(g), paddings(g), paddings(g));
   const dnnl::convolution_backward_data::primitive_desc pd(desc, context().engine, forward_pd(g));
   return {dnnl::convolution_backward_data(pd), input_arg(user_dst(g), pd.diff_dst_desc()),
@@ -238,7 +244,7 @@ BackwardDataEntry make_backward_data(const Geometry& g) {
 
 BackwardWeightEntry make_backward_weight(const Geometry& g) {
   const dnnl::convolution_backward_weights::desc desc(
-      dnnl::algorithm::convolution_direct, inner_src(g), any_of(weight_dims(g)), inner_dst(g),
+      dnnl::algorithm::convolution_direct, inner_src(g), any_weight(g), inner_dst(g),
       strides(g), paddings(g), paddings(g));
   const dnnl::convolution_backward_weights::primitive_desc pd(desc, context().engine,
                                                               forward_pd(g));
@@ -289,23 +295,20 @@ auto checked(const char* pass, const Geometry& g, F&& body) {
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                       const Conv2dParams& params) {
-  Geometry g = make_geometry(x.shape(), weight.shape(), params, bias.defined());
+  Geometry g = make_geometry(x.shape(), weight.shape(), params, bias.defined(), x.dtype());
   g.src_nhwc = is_nhwc(x);
   return checked("forward", g, [&] {
     const ForwardEntry& entry = cached(thread_cache().forward, g, make_forward);
-    Tensor y = empty({g.n, g.c_out, g.oh, g.ow}, {}, MemoryFormat::ChannelsLast);
+    Tensor y = empty({g.n, g.c_out, g.oh, g.ow}, TensorOptions(g.dtype), MemoryFormat::ChannelsLast);
     const Context c = context();
-    memory src = bind_input(entry.src, x.data<float>(), kFirstInput);
-    memory wei = bind_input(entry.weight, weight.data<float>(), kSecondInput);
-    memory dst = bind_output(entry.dst, y.data<float>());
+    memory src = bind_input(entry.src, x.data_ptr(), kFirstInput);
+    memory wei = bind_input(entry.weight, weight.data_ptr(), kSecondInput);
+    memory dst = bind_output(entry.dst, y.data_ptr());
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
-    if (g.bias) {
-      args.emplace(DNNL_ARG_BIAS, memory({{g.c_out}, kF32, Tag::x}, c.engine,
-                                         const_cast<float*>(bias.data<float>())));
-    }
+    if (g.bias) args.emplace(DNNL_ARG_BIAS, memory(bias_desc(g), c.engine, bias.data_ptr()));
     entry.primitive.execute(c.stream, args);
-    finish_output(entry.dst, dst, y.data<float>());
+    finish_output(entry.dst, dst, y.data_ptr());
     c.stream.wait();
     return y;
   });
@@ -313,19 +316,19 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
 Tensor conv2d_backward_data(const Tensor& grad_y, const Tensor& weight, const Shape& x_shape,
                             const Conv2dParams& params) {
-  Geometry g = make_geometry(x_shape, weight.shape(), params, false);
+  Geometry g = make_geometry(x_shape, weight.shape(), params, false, grad_y.dtype());
   g.dst_nhwc = is_nhwc(grad_y);
   return checked("backward data", g, [&] {
     const BackwardDataEntry& entry = cached(thread_cache().backward_data, g, make_backward_data);
-    Tensor grad_x = empty(x_shape, {}, MemoryFormat::ChannelsLast);
+    Tensor grad_x = empty(x_shape, TensorOptions(g.dtype), MemoryFormat::ChannelsLast);
     const Context c = context();
-    memory diff_dst = bind_input(entry.diff_dst, grad_y.data<float>(), kFirstInput);
-    memory wei = bind_input(entry.weight, weight.data<float>(), kSecondInput);
-    memory diff_src = bind_output(entry.diff_src, grad_x.data<float>());
+    memory diff_dst = bind_input(entry.diff_dst, grad_y.data_ptr(), kFirstInput);
+    memory wei = bind_input(entry.weight, weight.data_ptr(), kSecondInput);
+    memory diff_src = bind_output(entry.diff_src, grad_x.data_ptr());
     entry.primitive.execute(c.stream, {{DNNL_ARG_DIFF_DST, diff_dst},
                                        {DNNL_ARG_WEIGHTS, wei},
                                        {DNNL_ARG_DIFF_SRC, diff_src}});
-    finish_output(entry.diff_src, diff_src, grad_x.data<float>());
+    finish_output(entry.diff_src, diff_src, grad_x.data_ptr());
     c.stream.wait();
     return grad_x;
   });
@@ -333,21 +336,21 @@ Tensor conv2d_backward_data(const Tensor& grad_y, const Tensor& weight, const Sh
 
 Tensor conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const Shape& weight_shape,
                               const Conv2dParams& params) {
-  Geometry g = make_geometry(x.shape(), weight_shape, params, false);
+  Geometry g = make_geometry(x.shape(), weight_shape, params, false, x.dtype());
   g.src_nhwc = is_nhwc(x);
   g.dst_nhwc = is_nhwc(grad_y);
   return checked("backward weight", g, [&] {
     const BackwardWeightEntry& entry =
         cached(thread_cache().backward_weight, g, make_backward_weight);
-    Tensor grad_w = empty(weight_shape);
+    Tensor grad_w = empty(weight_shape, TensorOptions(g.dtype));
     const Context c = context();
-    memory src = bind_input(entry.src, x.data<float>(), kFirstInput);
-    memory diff_dst = bind_input(entry.diff_dst, grad_y.data<float>(), kSecondInput);
-    memory diff_wei = bind_output(entry.diff_weight, grad_w.data<float>());
+    memory src = bind_input(entry.src, x.data_ptr(), kFirstInput);
+    memory diff_dst = bind_input(entry.diff_dst, grad_y.data_ptr(), kSecondInput);
+    memory diff_wei = bind_output(entry.diff_weight, grad_w.data_ptr());
     entry.primitive.execute(c.stream, {{DNNL_ARG_SRC, src},
                                        {DNNL_ARG_DIFF_DST, diff_dst},
                                        {DNNL_ARG_DIFF_WEIGHTS, diff_wei}});
-    finish_output(entry.diff_weight, diff_wei, grad_w.data<float>());
+    finish_output(entry.diff_weight, diff_wei, grad_w.data_ptr());
     c.stream.wait();
     return grad_w;
   });

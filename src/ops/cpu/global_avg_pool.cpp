@@ -1,5 +1,6 @@
 // global_avg_pool on the CPU for NCHW x (a reduction over each contiguous plane) and channels-last
 // x (a sum of the H * W rows of C values of each image, vectorised across channels).
+#include "../cast_backend.h"
 #include "../global_avg_pool_backend.h"
 #include "../op_checks.h"
 
@@ -34,7 +35,13 @@ void mean_of_rows(const float* in, float* out, std::int64_t n, std::int64_t c, s
 
 }  // namespace
 
+// bfloat16 goes through float32 copies: the head's pool reads the smallest activation of the
+// network, so the two conversions cost little, and the means are formed in float32.
 Tensor global_avg_pool_forward(const Tensor& x) {
+  if (x.dtype() == DType::BFloat16) {
+    check_cpu_compute_dtype("global_avg_pool", x, "x");
+    return cast(global_avg_pool_forward(cast(x, DType::Float32)), DType::BFloat16);
+  }
   check_dtype("global_avg_pool", x, "x", DType::Float32);
   const std::int64_t n = x.size(0), c = x.size(1), area = x.size(2) * x.size(3);
   Tensor y = empty({n, c});
@@ -48,6 +55,10 @@ Tensor global_avg_pool_forward(const Tensor& x) {
 }
 
 Tensor global_avg_pool_backward(const Tensor& grad_y, const Shape& x_shape, MemoryFormat x_format) {
+  if (grad_y.dtype() == DType::BFloat16) {
+    return cast(global_avg_pool_backward(cast(grad_y, DType::Float32), x_shape, x_format),
+                DType::BFloat16);
+  }
   const std::int64_t n = x_shape[0], c = x_shape[1], area = x_shape[2] * x_shape[3];
   Tensor grad_x = empty(x_shape, {}, x_format);
   const float* g = grad_y.data<float>();

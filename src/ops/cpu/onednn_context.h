@@ -1,13 +1,15 @@
 #pragma once
 // What the oneDNN paths of the CPU ops share: one engine for the process, one
-// stream per thread, NCHW and NHWC memory descriptors, a bounded cache of created primitives, and
-// the mapping of dnnl::error to crunet::RuntimeError. Only compiled with CRUNET_WITH_ONEDNN.
+// stream per thread, NCHW and NHWC memory descriptors in float32 or bfloat16, a bounded cache of
+// created primitives, and the mapping of dnnl::error to crunet::RuntimeError. Only compiled with
+// CRUNET_WITH_ONEDNN.
 #include <map>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <utility>
 
+#include "crunet/core/error.h"
 #include "crunet/core/tensor.h"
 
 namespace crunet::ops::cpu::onednn {
@@ -24,15 +26,26 @@ inline dnnl::stream& stream() {
   return instance;
 }
 
-inline dnnl::memory::desc nchw(const Shape& shape) {
-  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()),
-                            dnnl::memory::data_type::f32, dnnl::memory::format_tag::nchw);
+// oneDNN's name for a floating type the CPU ops compute in (float32 or bfloat16).
+inline dnnl::memory::data_type data_type(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return dnnl::memory::data_type::f32;
+    case DType::BFloat16: return dnnl::memory::data_type::bf16;
+    default: break;
+  }
+  throw ValueError(std::string("oneDNN CPU ops compute in float32 or bfloat16, not ") +
+                   dtype_name(dtype));
 }
 
-// A dense 4-d float tensor's layout as oneDNN sees it: NCHW or NHWC.
-inline dnnl::memory::desc activation(const Shape& shape, MemoryFormat format) {
-  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()),
-                            dnnl::memory::data_type::f32,
+inline dnnl::memory::desc nchw(const Shape& shape, DType dtype = DType::Float32) {
+  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()), data_type(dtype),
+                            dnnl::memory::format_tag::nchw);
+}
+
+// A dense 4-d float32 or bfloat16 tensor's layout as oneDNN sees it: NCHW or NHWC.
+inline dnnl::memory::desc activation(const Shape& shape, MemoryFormat format,
+                                     DType dtype = DType::Float32) {
+  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()), data_type(dtype),
                             format == MemoryFormat::ChannelsLast ? dnnl::memory::format_tag::nhwc
                                                                  : dnnl::memory::format_tag::nchw);
 }

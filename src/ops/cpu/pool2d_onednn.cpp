@@ -27,7 +27,7 @@ using dnnl::pooling_forward;
 using dnnl::prop_kind;
 
 // N, C, H, W, layout, kernel, stride, padding, algorithm, prop_kind (forward ones or backward).
-using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, MemoryFormat,
+using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, MemoryFormat, DType,
                        std::int64_t, std::int64_t, std::int64_t, algorithm, prop_kind>;
 
 struct Entry {
@@ -38,15 +38,17 @@ struct Entry {
 struct Geometry {
   Shape x_shape, y_shape;
   MemoryFormat format;  // of x, y and their gradients
+  DType dtype;          // float32 or bfloat16, the same for all four
   dnnl::memory::desc x, y;
   dnnl::memory::dims strides, kernel, padding;
-  Geometry(const Shape& x_shape_, MemoryFormat format_, const Pool2dParams& p)
+  Geometry(const Shape& x_shape_, MemoryFormat format_, DType dtype_, const Pool2dParams& p)
       : x_shape(x_shape_),
         y_shape{x_shape[0], x_shape[1], pool2d_output_size(x_shape[2], p),
                 pool2d_output_size(x_shape[3], p)},
         format(format_),
-        x(dn::activation(x_shape, format)),
-        y(dn::activation(y_shape, format)),
+        dtype(dtype_),
+        x(dn::activation(x_shape, format, dtype)),
+        y(dn::activation(y_shape, format, dtype)),
         strides{p.stride, p.stride},
         kernel{p.kernel, p.kernel},
         padding{p.padding, p.padding} {}
@@ -54,7 +56,7 @@ struct Geometry {
 
 Key make_key(const Geometry& g, const Pool2dParams& p, algorithm alg, prop_kind kind) {
   const Shape& s = g.x_shape;
-  return Key{s[0], s[1], s[2], s[3], g.format, p.kernel, p.stride, p.padding, alg, kind};
+  return Key{s[0], s[1], s[2], s[3], g.format, g.dtype, p.kernel, p.stride, p.padding, alg, kind};
 }
 
 pooling_forward::primitive_desc forward_pd(const Geometry& g, algorithm alg, prop_kind kind) {
@@ -86,12 +88,12 @@ Entry backward_entry(const Geometry& g, const Pool2dParams& params, algorithm al
 
 MaxPool2dForward max_pool2d_forward(const Tensor& x, const Pool2dParams& params,
                                     bool for_backward) {
-  check_dtype("max_pool2d", x, "x", DType::Float32);
-  const Geometry g(x.shape(), x.memory_format(), params);
+  check_cpu_compute_dtype("max_pool2d", x, "x");
+  const Geometry g(x.shape(), x.memory_format(), x.dtype(), params);
   const prop_kind kind = for_backward ? prop_kind::forward_training : prop_kind::forward_inference;
   const Entry entry = forward_entry(g, params, algorithm::pooling_max, kind);
   MaxPool2dForward out;
-  out.y = empty(g.y_shape, {}, g.format);
+  out.y = empty(g.y_shape, TensorOptions(g.dtype), g.format);
   if (for_backward) out.saved = dn::workspace_tensor(entry.workspace);
   dn::checked("max_pool2d", [&] {
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, dn::wrap(g.x, x)},
@@ -106,10 +108,10 @@ MaxPool2dForward max_pool2d_forward(const Tensor& x, const Pool2dParams& params,
 Tensor max_pool2d_backward(const Tensor& grad_y_any_layout, const Tensor& saved,
                            const Shape& x_shape, MemoryFormat x_format,
                            const Pool2dParams& params) {
-  const Geometry g(x_shape, x_format, params);
+  const Geometry g(x_shape, x_format, grad_y_any_layout.dtype(), params);
   const Entry entry = backward_entry(g, params, algorithm::pooling_max);
   const Tensor grad_y = grad_y_any_layout.contiguous(x_format);
-  Tensor grad_x = empty(x_shape, {}, x_format);
+  Tensor grad_x = empty(x_shape, TensorOptions(g.dtype), x_format);
   dn::checked("max_pool2d backward", [&] {
     entry.primitive.execute(dn::stream(), {{DNNL_ARG_DIFF_DST, dn::wrap(g.y, grad_y)},
                                            {DNNL_ARG_WORKSPACE, dn::wrap(entry.workspace, saved)},
@@ -120,11 +122,11 @@ Tensor max_pool2d_backward(const Tensor& grad_y_any_layout, const Tensor& saved,
 }
 
 Tensor avg_pool2d_forward(const Tensor& x, const Pool2dParams& params) {
-  check_dtype("avg_pool2d", x, "x", DType::Float32);
-  const Geometry g(x.shape(), x.memory_format(), params);
+  check_cpu_compute_dtype("avg_pool2d", x, "x");
+  const Geometry g(x.shape(), x.memory_format(), x.dtype(), params);
   const Entry entry = forward_entry(g, params, algorithm::pooling_avg_exclude_padding,
                                     prop_kind::forward_inference);
-  Tensor y = empty(g.y_shape, {}, g.format);
+  Tensor y = empty(g.y_shape, TensorOptions(g.dtype), g.format);
   dn::checked("avg_pool2d", [&] {
     entry.primitive.execute(dn::stream(),
                             {{DNNL_ARG_SRC, dn::wrap(g.x, x)}, {DNNL_ARG_DST, dn::wrap(g.y, y)}});
@@ -135,10 +137,10 @@ Tensor avg_pool2d_forward(const Tensor& x, const Pool2dParams& params) {
 
 Tensor avg_pool2d_backward(const Tensor& grad_y_any_layout, const Shape& x_shape,
                            MemoryFormat x_format, const Pool2dParams& params) {
-  const Geometry g(x_shape, x_format, params);
+  const Geometry g(x_shape, x_format, grad_y_any_layout.dtype(), params);
   const Entry entry = backward_entry(g, params, algorithm::pooling_avg_exclude_padding);
   const Tensor grad_y = grad_y_any_layout.contiguous(x_format);
-  Tensor grad_x = empty(x_shape, {}, x_format);
+  Tensor grad_x = empty(x_shape, TensorOptions(g.dtype), x_format);
   dn::checked("avg_pool2d backward", [&] {
     entry.primitive.execute(dn::stream(), {{DNNL_ARG_DIFF_DST, dn::wrap(g.y, grad_y)},
                                            {DNNL_ARG_DIFF_SRC, dn::wrap(g.x, grad_x)}});
