@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
   app.add_option("--device", device_name, "cpu, cuda or cuda:N");
   app.add_option("--precision", precision_name,
-                 "fp32, tf32 or bf16 (tf32 and bf16 on a GPU only; docs/config.md)");
+                 "fp32, tf32 or bf16 (tf32 on a GPU only; bf16 on a GPU or on a CPU with "
+                 "avx512_bf16 or amx_bf16; docs/config.md)");
   app.add_option("--input-size", input_size, "image size (default: the spec's)");
   app.add_option("--threads", threads, "OpenMP threads (default: all cores)");
   app.add_flag("--json", json, "print one JSON object");

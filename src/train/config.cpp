@@ -29,7 +29,7 @@ const std::vector<std::string> kTrainKeys = {"epochs", "accumulate", "seed", "de
                                              "precision", "threads", "label_smoothing",
                                              "log_every", "eval_every", "checkpoint_every",
                                              "keep_checkpoints", "sync_bn", "dist_timeout_s"};
-const std::vector<std::string> kPrecisions = {"fp32", "tf32", "bf16"};
+const std::vector<std::string> kPrecisions = {"fp32", "tf32", "bf16", "auto"};
 const std::vector<std::string> kOutputKeys = {"dir"};
 
 std::vector<std::string> split(const std::string& text, char separator) {
@@ -152,13 +152,19 @@ LoopOptions parse_loop(const YamlReader& r) {
   const std::string precision = r.text("precision", precision_name(o.precision));
   bool known_precision = true;
   try {
-    o.precision = parse_precision(precision);
+    if (precision != "auto") o.precision = parse_precision(precision);
   } catch (const ValueError& e) {
-    r.report("precision", e.what() + config::did_you_mean(precision, kPrecisions));
+    r.report("precision", "unknown precision '" + precision + "' (known: fp32, tf32, bf16, auto)" +
+                              config::did_you_mean(precision, kPrecisions));
     known_precision = false;
   }
   try {
     const Device device = Device::parse(o.device);
+    if (precision == "auto") {
+      const PrecisionChoice choice = choose_auto_precision(device);
+      o.precision = choice.precision;
+      o.precision_choice = std::string(precision_name(choice.precision)) + " (" + choice.reason + ")";
+    }
     const std::string unsupported = precision_unsupported_reason(o.precision, device);
     if (known_precision && !unsupported.empty()) r.report("precision", unsupported);
   } catch (const ValueError& e) {

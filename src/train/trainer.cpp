@@ -181,6 +181,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
                     " is more than the " + std::to_string(train_set->size()) +
                     " training samples");
   }
+  if (!config_.loop.precision_choice.empty()) {
+    log_->info("train.precision auto: {}", config_.loop.precision_choice);
+  }
   log_->info("model {}: {} parameters on {} in {}; train: {}; validation: {}", config_.model.name,
              nn::count_parameters(*model_), device_.str(), precision_name(config_.loop.precision),
              train_set->describe(), val_set->describe());

@@ -1,5 +1,7 @@
 // train.precision and crunet-bench --precision: good values, mistakes named by file, line and key,
-// and tf32 / bf16 refused on the CPU with exit status 2 by both programs.
+// tf32 refused on the CPU, bf16 on the CPU accepted exactly where the CPU has avx512_bf16 / AMX
+// (and refused, naming the feature, with exit status 2 by both programs where it has not: forced
+// here with ONEDNN_MAX_CPU_ISA, which caps the instruction set oneDNN reports), and `auto`.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "crunet/crunet.h"
+#include "crunet/ops/cpu_features.h"
 
 namespace crunet {
 namespace {
@@ -81,19 +84,44 @@ TEST(PrecisionConfig, DefaultsToFp32AndAcceptsEachModeOnAGpu) {
 TEST(PrecisionConfig, UnknownModeNamesFileLineKeyAndTheClosest) {
   const std::string m = error_of("cuda", "bf61");
   EXPECT_NE(m.find("config.yaml:8: train.precision: unknown precision 'bf61' (known: fp32, tf32, "
-                   "bf16); did you mean 'bf16'?"),
+                   "bf16, auto); did you mean 'bf16'?"),
             std::string::npos)
       << m;
 }
 
-TEST(PrecisionConfig, Tf32AndBf16NeedAGpu) {
-  for (const char* precision : {"tf32", "bf16"}) {
-    const std::string m = error_of("cpu", precision);
-    EXPECT_NE(m.find("config.yaml:8: train.precision: " + std::string(precision) +
-                     " needs a CUDA device, but the device is cpu"),
+TEST(PrecisionConfig, Tf32NeedsAGpu) {
+  const std::string m = error_of("cpu", "tf32");
+  EXPECT_NE(m.find("config.yaml:8: train.precision: tf32 needs a CUDA device, but the device is cpu"),
+            std::string::npos)
+      << m;
+}
+
+TEST(PrecisionConfig, Bf16OnTheCpuFollowsTheCpusFeatures) {
+  const ops::CpuBf16Support support = ops::cpu_bf16_support();
+  const std::string m = error_of("cpu", "bf16");
+  if (support.bf16) {
+    EXPECT_EQ(m, "") << "this CPU (" << support.isa << ") has bf16, yet the config was refused";
+    EXPECT_EQ(train::load_train_config(write_config("cpu", "bf16")).loop.precision,
+              train::Precision::kBf16);
+  } else {
+    EXPECT_NE(m.find("config.yaml:8: train.precision: bf16 on the CPU needs the avx512_bf16 or "
+                     "amx_bf16 CPU feature"),
               std::string::npos)
         << m;
   }
+}
+
+TEST(PrecisionConfig, AutoIsBf16OnACpuWithAmxAndFp32ElsewhereAndSaysWhy) {
+  const ops::CpuBf16Support support = ops::cpu_bf16_support();
+  const train::TrainConfig cpu = train::load_train_config(write_config("cpu", "auto"));
+  EXPECT_EQ(cpu.loop.precision, support.amx ? train::Precision::kBf16 : train::Precision::kFp32);
+  EXPECT_NE(cpu.loop.precision_choice.find(support.isa), std::string::npos)
+      << cpu.loop.precision_choice;
+  const train::TrainConfig gpu = train::load_train_config(write_config("cuda", "auto"));
+  EXPECT_EQ(gpu.loop.precision, train::Precision::kFp32);
+  EXPECT_FALSE(gpu.loop.precision_choice.empty());
+  // A config without `auto` records no choice.
+  EXPECT_EQ(train::load_train_config(write_config("cpu", "fp32")).loop.precision_choice, "");
 }
 
 TEST(PrecisionConfig, Bf16AndSyncBnAreRefusedTogether) {
@@ -136,20 +164,29 @@ TEST(PrecisionConfig, ScopeSetsTheThreadsModes) {
   EXPECT_EQ(ops::cuda_math_mode(), ops::MathMode::kFp32);
 }
 
-TEST(PrecisionPrograms, CrunetTrainRefusesBf16OnTheCpuWithStatus2) {
+// Without avx512_bf16 / AMX (here: oneDNN capped at plain AVX-512, or a CPU that lacks them).
+const char* kWithoutBf16 = "ONEDNN_MAX_CPU_ISA=AVX512_CORE ";
+
+TEST(PrecisionPrograms, CrunetTrainRefusesBf16OnACpuWithoutTheFeatureWithStatus2) {
   const std::string config = write_config("cpu", "fp32");
-  const ProgramRun r = run(std::string(CRUNET_TOOLS_DIR) + "/crunet-train --config " + config +
-                    " --set train.precision=bf16 --dry-run");
+  const std::string train = std::string(CRUNET_TOOLS_DIR) + "/crunet-train --config " + config;
+  ProgramRun r = run(kWithoutBf16 + train + " --set train.precision=bf16 --dry-run");
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.output.find("train.precision: bf16 needs a CUDA device"), std::string::npos)
+  EXPECT_NE(r.output.find("train.precision: bf16 on the CPU needs the avx512_bf16 or amx_bf16 "
+                          "CPU feature, which this machine lacks"),
+            std::string::npos)
+      << r.output;
+  r = run(train + " --set train.precision=tf32 --dry-run");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("train.precision: tf32 needs a CUDA device"), std::string::npos)
       << r.output;
 }
 
-TEST(PrecisionPrograms, CrunetBenchRefusesBf16OnTheCpuWithStatus2) {
+TEST(PrecisionPrograms, CrunetBenchRefusesWhatTheCpuCannotDoWithStatus2) {
   const std::string bench = std::string(CRUNET_TOOLS_DIR) + "/crunet-bench --config resnet50";
-  ProgramRun r = run(bench + " --device cpu --precision bf16");
+  ProgramRun r = run(kWithoutBf16 + bench + " --device cpu --precision bf16");
   EXPECT_EQ(r.status, 2) << r.output;
-  EXPECT_NE(r.output.find("--precision bf16: bf16 needs a CUDA device, but the device is cpu"),
+  EXPECT_NE(r.output.find("--precision bf16: bf16 on the CPU needs the avx512_bf16 or amx_bf16"),
             std::string::npos)
       << r.output;
   r = run(bench + " --precision tf32");  // the default device is the CPU
@@ -159,6 +196,16 @@ TEST(PrecisionPrograms, CrunetBenchRefusesBf16OnTheCpuWithStatus2) {
   EXPECT_NE(r.output.find("--precision: unknown precision 'half' (known: fp32, tf32, bf16)"),
             std::string::npos)
       << r.output;
+}
+
+TEST(PrecisionPrograms, CrunetBenchRunsBf16OnACpuWithTheFeature) {
+  const ops::CpuBf16Support support = ops::cpu_bf16_support();
+  if (!support.bf16) GTEST_SKIP() << "this CPU has no avx512_bf16 / amx_bf16: " << support.missing;
+  const ProgramRun r = run(std::string(CRUNET_TOOLS_DIR) +
+                           "/crunet-bench --config crunet56 --device cpu --precision bf16 "
+                           "--input-size 32 --batch 2 --steps 1 --warmup 0 --json");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"precision\":\"bf16\""), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ struct LoopOptions {
   std::uint64_t seed = 0;
   std::string device = "cpu";        // cpu, cuda, cuda:N
   Precision precision = Precision::kFp32;  // fp32, tf32, bf16 (crunet/train/precision.h)
+  std::string precision_choice;      // `auto` in the config: what it chose and why; else empty
   std::int64_t threads = 0;          // OpenMP threads for the CPU backend; 0 = all cores
   float label_smoothing = 0.0f;
   std::int64_t log_every = 50;       // steps between metric lines
