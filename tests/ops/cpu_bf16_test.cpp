@@ -15,6 +15,9 @@
 
 #include "crunet/crunet.h"
 #include "crunet/ops/cpu_features.h"
+#if CRUNET_WITH_ONEDNN
+#include "ops/cpu/conv2d_pointwise_matmul.h"
+#endif
 
 namespace crunet {
 namespace {
@@ -53,7 +56,9 @@ Run run_op(const Op& op, const std::vector<Tensor>& inputs, DType compute, std::
   run.y_dtype = y.dtype();
   run.y_format = y.memory_format();
   run.y = in_type(y, DType::Float32).to_vector();
-  const Tensor grad_y = bf16_exact(randn(y.shape(), seed));
+  // In y's layout, as the next op's backward would give it (channels-last reaches the pointwise
+  // matrix-product path of conv2d_pointwise_matmul.h).
+  const Tensor grad_y = bf16_exact(randn(y.shape(), seed)).contiguous(y.memory_format());
   y.backward(in_type(grad_y, y.dtype()));
   for (const Tensor& leaf : leaves) {
     run.grads.push_back(leaf.grad().defined() ? leaf.grad().to_vector() : std::vector<float>{});
@@ -104,7 +109,8 @@ struct ConvCase {
 
 TEST(CpuBf16, Conv2dForwardAndBothBackwardsMatchFloat32) {
   const std::vector<ConvCase> cases = {
-      {{2, 16, 7, 7}, {12, 16, 1, 1}, {1, 0, 1, 1}, false, true},   // CRU 1x1
+      {{2, 16, 7, 7}, {12, 16, 1, 1}, {1, 0, 1, 1}, false, true},   // CRU 1x1 (matrix products)
+      {{3, 40, 13, 11}, {72, 40, 1, 1}, {1, 0, 1, 1}, false, true}, // odd sizes (matrix products)
       {{2, 16, 8, 8}, {24, 16, 1, 1}, {2, 0, 1, 1}, false, true},   // 1x1 stride 2
       {{2, 64, 9, 7}, {64, 2, 3, 3}, {1, 1, 32, 1}, false, true},   // grouped 3x3, 32 groups
       {{2, 32, 8, 8}, {32, 1, 3, 3}, {2, 1, 32, 1}, false, true},   // depthwise 3x3 stride 2
@@ -125,6 +131,23 @@ TEST(CpuBf16, Conv2dForwardAndBothBackwardsMatchFloat32) {
                              inputs);
   }
 }
+
+#if CRUNET_WITH_ONEDNN
+TEST(CpuBf16, PointwiseBackwardTakesTheMatrixProductsOnlyWhereTheyApply) {
+  const Tensor nhwc = ops::cast(channels_last(randn({2, 16, 7, 7}, 3)), DType::BFloat16);
+  const Tensor nchw = ops::cast(randn({2, 16, 7, 7}, 3), DType::BFloat16);
+  const Shape pointwise = {12, 16, 1, 1};
+  EXPECT_TRUE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {1, 0, 1, 1}, nhwc, nhwc));
+  EXPECT_TRUE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {1, 0, 1, 1}, nhwc, Tensor()));
+  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {2, 0, 1, 1}, nhwc, nhwc));
+  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {1, 0, 1, 1}, nchw, nhwc));
+  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {1, 0, 1, 1}, nhwc, nchw));
+  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies({12, 4, 1, 1}, {1, 0, 4, 1}, nhwc, nhwc));
+  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies({12, 16, 3, 3}, {1, 1, 1, 1}, nhwc, nhwc));
+  const Tensor fp32 = channels_last(randn({2, 16, 7, 7}, 3));
+  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {1, 0, 1, 1}, fp32, fp32));
+}
+#endif
 
 TEST(CpuBf16, BatchNormTrainingAndEvalKeepFloat32ParametersAndStatistics) {
   for (const bool training : {true, false}) {

@@ -1,0 +1,95 @@
+#if CRUNET_WITH_ONEDNN
+
+#include "conv2d_pointwise_matmul.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <tuple>
+
+#include "onednn_context.h"
+
+namespace crunet::ops::cpu::onednn {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+bool enabled() {
+  static const bool on = [] {
+    const char* value = std::getenv("CRUNET_CPU_POINTWISE");
+    return value == nullptr || std::strcmp(value, "conv") != 0;
+  }();
+  return on;
+}
+
+bool channels_last(const Tensor& t) {
+  return t.dim() == 4 && t.is_contiguous(MemoryFormat::ChannelsLast);
+}
+
+// A product c[m, n] = a[m, k] * b[k, n]; a_transposed: a is stored as [k, m] row-major.
+enum class Pass { kBackwardData, kBackwardWeight };
+using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, Pass>;
+
+dnnl::matmul product(std::int64_t m, std::int64_t k, std::int64_t n, bool a_transposed) {
+  const auto bf16 = memory::data_type::bf16;
+  const memory::desc a({m, k}, bf16, a_transposed ? Tag::ba : Tag::ab);
+  const memory::desc b({k, n}, bf16, Tag::ab);
+  const memory::desc c({m, n}, bf16, Tag::ab);
+  return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), engine()));
+}
+
+PrimitiveCache<Key, dnnl::matmul>& cache() {
+  static PrimitiveCache<Key, dnnl::matmul> instance;
+  return instance;
+}
+
+void run(const dnnl::matmul& primitive, std::int64_t m, std::int64_t k, std::int64_t n,
+         bool a_transposed, const Tensor& a, const Tensor& b, Tensor& c) {
+  const auto bf16 = memory::data_type::bf16;
+  const memory::desc a_desc({m, k}, bf16, a_transposed ? Tag::ba : Tag::ab);
+  const memory::desc b_desc({k, n}, bf16, Tag::ab);
+  const memory::desc c_desc({m, n}, bf16, Tag::ab);
+  primitive.execute(stream(), {{DNNL_ARG_SRC, wrap(a_desc, a)},
+                               {DNNL_ARG_WEIGHTS, wrap(b_desc, b)},
+                               {DNNL_ARG_DST, wrap(c_desc, c)}});
+  stream().wait();
+}
+
+}  // namespace
+
+bool pointwise_matmul_applies(const Shape& weight_shape, const Conv2dParams& params,
+                              const Tensor& grad_y, const Tensor& x_or_undefined) {
+  return enabled() && grad_y.dtype() == DType::BFloat16 && weight_shape.size() == 4 &&
+         weight_shape[2] == 1 && weight_shape[3] == 1 && params.stride == 1 &&
+         params.padding == 0 && params.groups == 1 && channels_last(grad_y) &&
+         (!x_or_undefined.defined() || channels_last(x_or_undefined));
+}
+
+Tensor pointwise_backward_data(const Tensor& grad_y, const Tensor& weight, const Shape& x_shape) {
+  const std::int64_t m = x_shape[0] * x_shape[2] * x_shape[3];
+  const std::int64_t c_in = x_shape[1], c_out = weight.size(0);
+  Tensor grad_x = empty(x_shape, TensorOptions(DType::BFloat16), MemoryFormat::ChannelsLast);
+  checked("conv2d backward data (pointwise matmul)", [&] {
+    const Tensor w = weight.contiguous();  // [Cout, Cin, 1, 1] is [Cout, Cin] row-major
+    const dnnl::matmul primitive = cache().get(Key{m, c_out, c_in, Pass::kBackwardData},
+                                               [&] { return product(m, c_out, c_in, false); });
+    run(primitive, m, c_out, c_in, false, grad_y, w, grad_x);
+  });
+  return grad_x;
+}
+
+Tensor pointwise_backward_weight(const Tensor& grad_y, const Tensor& x, const Shape& weight_shape) {
+  const std::int64_t m = x.size(0) * x.size(2) * x.size(3);
+  const std::int64_t c_in = x.size(1), c_out = weight_shape[0];
+  Tensor grad_w = empty(weight_shape, TensorOptions(DType::BFloat16));
+  checked("conv2d backward weight (pointwise matmul)", [&] {
+    const dnnl::matmul primitive = cache().get(Key{c_out, m, c_in, Pass::kBackwardWeight},
+                                               [&] { return product(c_out, m, c_in, true); });
+    run(primitive, c_out, m, c_in, true, grad_y, x, grad_w);
+  });
+  return grad_w;
+}
+
+}  // namespace crunet::ops::cpu::onednn
+
+#endif  // CRUNET_WITH_ONEDNN
