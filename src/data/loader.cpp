@@ -1,7 +1,7 @@
 // The loader. Each worker thread claims the next batch number, builds the whole batch (decode,
 // augment, copy into the batch tensor) and files it under its number; next() hands the batches
-// out in number order. A batch is claimed only while fewer than prefetch_batches are in flight or
-// waiting, which bounds memory. A batch's content is a function of (seed, epoch, rank, batch
+// out in number order. A batch is claimed only while fewer than max(prefetch_batches, workers)
+// are in flight or waiting, which bounds memory and keeps every worker busy. A batch's content is a function of (seed, epoch, rank, batch
 // number) alone: the epoch's order comes from a Generator seeded by (seed, epoch), each sample's
 // augmentation from one seeded by (seed, epoch, sample index), and a bad sample's stand-in from
 // the sample index. So the worker count and thread scheduling never change a bit of it.
@@ -119,6 +119,11 @@ struct DataLoader::Impl {
   std::vector<std::string> bad_names;
   std::string too_many_bad;  // once set, every batch fails with it
 
+  // Batches claimed but not yet delivered, at most: at least one per worker.
+  std::int64_t in_flight_limit() const {
+    return std::max(options.prefetch_batches, options.workers);
+  }
+
   bool known_bad(std::int64_t index) {
     std::lock_guard<std::mutex> lock(bad_mutex);
     return bad.count(index) > 0;
@@ -129,7 +134,8 @@ struct DataLoader::Impl {
     std::lock_guard<std::mutex> lock(bad_mutex);
     if (!bad.insert(index).second) return;
     bad_names.push_back(error.path());
-    spdlog::warn("data: skipping unreadable sample {} (another sample takes its place)",
+    spdlog::warn(options.skip_bad ? "data: skipping unreadable sample {} (left out)"
+                                  : "data: skipping unreadable sample {} (another sample takes its place)",
                  error.what());
     const double allowed = options.max_bad_fraction * static_cast<double>(dataset->size());
     if (static_cast<double>(bad.size()) > allowed) {
@@ -141,16 +147,28 @@ struct DataLoader::Impl {
     }
   }
 
-  // The sample at `index`, or, when it is unreadable, the next readable one after it.
-  Example load(std::int64_t index, std::int64_t& used) {
+  // The sample at `index`, or, when it is unreadable, the next readable one after it; with
+  // skip_bad, false when it is unreadable.
+  bool load(std::int64_t index, std::int64_t& used, Example& example) {
+    if (options.skip_bad) {
+      if (known_bad(index)) return false;
+      try {
+        example = dataset->get(index);
+        used = index;
+        return true;
+      } catch (const BadSample& error) {
+        record_bad(index, error);
+        return false;
+      }
+    }
     const std::int64_t size = dataset->size();
     std::int64_t candidate = index;
     for (std::int64_t step = 0; step < size; ++step) {
       if (!known_bad(candidate)) {
         try {
-          Example example = dataset->get(candidate);
+          example = dataset->get(candidate);
           used = candidate;
-          return example;
+          return true;
         } catch (const BadSample& error) {
           record_bad(candidate, error);
         }
@@ -166,44 +184,59 @@ struct DataLoader::Impl {
       if (!too_many_bad.empty()) throw RuntimeError(too_many_bad);
     }
     const std::int64_t begin = number * options.batch_size;
-    const std::int64_t count = std::min<std::int64_t>(
+    std::int64_t count = std::min<std::int64_t>(
         options.batch_size, static_cast<std::int64_t>(p.order.size()) - begin);
     Batch batch;
-    batch.indices.resize(static_cast<std::size_t>(count));
-    std::vector<std::int64_t> labels(static_cast<std::size_t>(count));
+    batch.indices.reserve(static_cast<std::size_t>(count));
+    std::vector<std::int64_t> labels;
+    labels.reserve(static_cast<std::size_t>(count));
     float* out = nullptr;
     std::int64_t sample_numel = 0;
+    Shape sample_shape;
     for (std::int64_t i = 0; i < count; ++i) {
       const std::int64_t index = p.order[static_cast<std::size_t>(begin + i)];
       Generator rng(sample_seed(options.seed, p.epoch, index));
       std::int64_t used = index;
-      const Example example = load(index, used);
+      Example example;
+      if (!load(index, used, example)) continue;  // skip_bad: left out of the batch
       Tensor image = transform->apply(example.image, rng);
-      if (image.dtype() != DType::Float32 || image.dim() != 3 || !image.device().is_cpu()) {
+      if (image.dtype() != DType::Float32 || (image.dim() != 3 && image.dim() != 4) ||
+          !image.device().is_cpu()) {
         throw ValueError(
-            "DataLoader: the transform must return a float32 [C, H, W] CPU tensor, got " +
+            "DataLoader: the transform must return a float32 [C, H, W] or [K, C, H, W] CPU "
+            "tensor, got " +
             image.description());
       }
       image = image.contiguous();
-      if (i == 0) {
-        Shape shape = image.shape();
+      const std::int64_t filled = static_cast<std::int64_t>(labels.size());
+      if (filled == 0) {
+        sample_shape = image.shape();
+        Shape shape = sample_shape;
         shape.insert(shape.begin(), count);
         batch.images = options.pin_memory ? empty_pinned(shape) : empty(shape);
         out = batch.images.data<float>();
         sample_numel = image.numel();
-      } else if (image.shape() !=
-                 Shape(batch.images.shape().begin() + 1, batch.images.shape().end())) {
-        throw ValueError(
-            "DataLoader: samples of one batch differ in shape: " + shape_str(image.shape()) + " (" +
-            dataset->sample_name(used) + ") vs " +
-            shape_str(Shape(batch.images.shape().begin() + 1, batch.images.shape().end())) +
-            "; crop to a fixed size or use batch size 1");
+      } else if (image.shape() != sample_shape) {
+        throw ValueError("DataLoader: samples of one batch differ in shape: " +
+                         shape_str(image.shape()) + " (" + dataset->sample_name(used) + ") vs " +
+                         shape_str(sample_shape) + "; crop to a fixed size or use batch size 1");
       }
-      std::memcpy(out + i * sample_numel, image.data<float>(),
+      std::memcpy(out + filled * sample_numel, image.data<float>(),
                   static_cast<std::size_t>(sample_numel) * sizeof(float));
-      labels[static_cast<std::size_t>(i)] = example.label;
-      batch.indices[static_cast<std::size_t>(i)] = used;
+      labels.push_back(example.label);
+      batch.indices.push_back(used);
     }
+    const auto filled = static_cast<std::int64_t>(labels.size());
+    if (filled == 0) return batch;  // every sample unreadable (skip_bad): no batch
+    if (filled < count) {  // skip_bad left samples out: a shorter copy
+      Shape shape = sample_shape;
+      shape.insert(shape.begin(), filled);
+      Tensor shorter = options.pin_memory ? empty_pinned(shape) : empty(shape);
+      std::memcpy(shorter.data<float>(), out,
+                  static_cast<std::size_t>(filled * sample_numel) * sizeof(float));
+      batch.images = std::move(shorter);
+    }
+    count = filled;
     if (options.pin_memory) {
       batch.labels = empty_pinned({count}, DType::Int64);
       std::memcpy(batch.labels.data_ptr(), labels.data(), labels.size() * sizeof(std::int64_t));
@@ -218,7 +251,7 @@ struct DataLoader::Impl {
     while (true) {
       work_ready.wait(lock, [&] {
         return stopping ||
-               (plan && next_claim < end && next_claim < next_deliver + options.prefetch_batches);
+               (plan && next_claim < end && next_claim < next_deliver + in_flight_limit());
       });
       if (stopping) return;
       const std::int64_t number = next_claim++;
@@ -302,6 +335,14 @@ void DataLoader::start_epoch(std::int64_t epoch, std::int64_t skip_batches) {
 }
 
 bool DataLoader::next(Batch& batch) {
+  // A batch whose samples were all left out (skip_bad) is empty: the next one comes instead.
+  while (next_made(batch)) {
+    if (!batch.indices.empty()) return true;
+  }
+  return false;
+}
+
+bool DataLoader::next_made(Batch& batch) {
   Impl& impl = *impl_;
   if (options_.workers == 0) {
     if (!impl.plan) throw ValueError("DataLoader::next: call start_epoch() first");

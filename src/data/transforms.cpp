@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace crunet::data {
 namespace {
@@ -162,6 +163,25 @@ std::vector<Tensor> EvalTransform::ten_crop(const Image& image) const {
   }
   for (const Image& mirror : mirrors) crops.push_back(to_tensor(mirror, normalization_));
   return crops;
+}
+
+TenCropTransform::TenCropTransform(std::shared_ptr<const EvalTransform> eval)
+    : eval_(std::move(eval)) {
+  if (!eval_) throw ValueError("TenCropTransform: no evaluation transform");
+}
+
+Tensor TenCropTransform::apply(const Image& image, Generator& /*rng*/) const {
+  const std::vector<Tensor> crops = eval_->ten_crop(image);
+  Shape shape = crops[0].shape();
+  shape.insert(shape.begin(), static_cast<std::int64_t>(crops.size()));
+  Tensor stacked = empty(shape);
+  const std::int64_t numel = crops[0].numel();
+  for (std::size_t k = 0; k < crops.size(); ++k) {
+    const Tensor crop = crops[k].contiguous();
+    std::memcpy(stacked.data<float>() + static_cast<std::int64_t>(k) * numel, crop.data<float>(),
+                static_cast<std::size_t>(numel) * sizeof(float));
+  }
+  return stacked;
 }
 
 }  // namespace crunet::data

@@ -14,7 +14,8 @@
 namespace crunet::data {
 
 struct Batch {
-  Tensor images;                      // float32 [N, C, H, W]
+  Tensor images;                      // float32 [N, C, H, W], or [N, K, C, H, W] for K crops
+
   Tensor labels;                      // int64 [N]
   std::vector<std::int64_t> indices;  // the dataset index of each sample actually used
 };
@@ -24,11 +25,18 @@ struct LoaderOptions {
   bool shuffle = true;
   bool drop_last = true;
   int workers = 2;           // 0: decode on the calling thread, inside next()
-  int prefetch_batches = 4;  // batches in flight or ready, at most
+  // Batches in flight or ready, at most; never fewer than `workers`, so that every worker has a
+  // batch to build (8 workers with prefetch_batches 4 would leave half of them idle).
+  int prefetch_batches = 4;
   std::uint64_t seed = 0;
   int rank = 0;
   int world_size = 1;
   double max_bad_fraction = 0.01;  // of the dataset's samples; more unreadable ones stop the loader
+  // What happens to an unreadable sample: false (training) the next readable one takes its place,
+  // so batches keep their size; true (evaluation) it is left out, its batch is one shorter, and
+  // a batch whose samples are all unreadable is not delivered at all. Either way it is warned
+  // about once and counted in bad_samples().
+  bool skip_bad = false;
   // Batches in pinned host memory (crunet/core/pinned.h), whose copies to a GPU are asynchronous:
   // for training on a GPU (the trainer sets it only then). Ignored where no GPU is usable.
   bool pin_memory = false;
@@ -36,6 +44,8 @@ struct LoaderOptions {
 
 class DataLoader {
  public:
+  // The transform returns a float32 CPU tensor [C, H, W], or [K, C, H, W] for K crops of one
+  // image (TenCropTransform).
   DataLoader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Transform> transform,
              LoaderOptions options);
   ~DataLoader();  // stops and joins the workers
@@ -67,6 +77,7 @@ class DataLoader {
   static std::uint64_t sample_seed(std::uint64_t seed, std::int64_t epoch, std::int64_t index);
 
  private:
+  bool next_made(Batch& batch);  // the next batch made, which skip_bad may have left empty
   struct Impl;
   LoaderOptions options_;
   std::unique_ptr<Impl> impl_;

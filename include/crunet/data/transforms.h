@@ -5,6 +5,7 @@
 // the loader's seed, the epoch and the sample index, never on which thread ran it.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "crunet/core/rng.h"
@@ -143,6 +144,17 @@ class EvalTransform : public Transform {
   EvalTransformParams params_;
   Normalization normalization_;
   std::int64_t channels_;
+};
+
+// Ten-crop evaluation through the loader: one image becomes a float32 [10, C, H, W] tensor, the
+// crops of EvalTransform::ten_crop in its order (the loader's batches are then [N, 10, C, H, W]).
+class TenCropTransform : public Transform {
+ public:
+  explicit TenCropTransform(std::shared_ptr<const EvalTransform> eval);
+  Tensor apply(const Image& image, Generator& rng) const override;
+
+ private:
+  std::shared_ptr<const EvalTransform> eval_;
 };
 
 }  // namespace crunet::data
