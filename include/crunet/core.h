@@ -6,6 +6,7 @@
 #include "crunet/core/elementwise.h"
 #include "crunet/core/error.h"
 #include "crunet/core/half.h"
+#include "crunet/core/mxnet_params.h"
 #include "crunet/core/pinned.h"
 #include "crunet/core/random.h"
 #include "crunet/core/rng.h"

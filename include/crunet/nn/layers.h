@@ -37,6 +37,7 @@ class BatchNorm2d : public Module {
   Tensor forward_relu(const Tensor& x);
   std::string kind() const override { return "BatchNorm2d"; }
   std::int64_t channels() const { return weight_.size(0); }
+  float eps() const { return eps_; }
   // SyncBN: with a cross-process sum set, training uses the global batch's statistics
   // (ops::sync_batch_norm); an empty function returns to per-process statistics.
   void set_cross_process_sum(ops::CrossProcessSum sum) { sync_sum_ = std::move(sum); }
