@@ -17,7 +17,6 @@
 #include <mutex>
 #include <numeric>
 #include <thread>
-#include <unordered_set>
 
 #include "crunet/core/pinned.h"
 
@@ -115,8 +114,8 @@ struct DataLoader::Impl {
   std::vector<std::thread> threads;
 
   std::mutex bad_mutex;
-  std::unordered_set<std::int64_t> bad;
-  std::vector<std::string> bad_names;
+  // Unreadable samples by index: workers finish in any order, bad_samples() lists them in order.
+  std::map<std::int64_t, std::string> bad;
   std::string too_many_bad;  // once set, every batch fails with it
 
   // Batches claimed but not yet delivered, at most: at least one per worker.
@@ -132,8 +131,7 @@ struct DataLoader::Impl {
   // Notes a bad sample: one warning per file; too many stop the loader.
   void record_bad(std::int64_t index, const BadSample& error) {
     std::lock_guard<std::mutex> lock(bad_mutex);
-    if (!bad.insert(index).second) return;
-    bad_names.push_back(error.path());
+    if (!bad.emplace(index, error.path()).second) return;
     spdlog::warn(options.skip_bad ? "data: skipping unreadable sample {} (left out)"
                                   : "data: skipping unreadable sample {} (another sample takes its place)",
                  error.what());
@@ -311,7 +309,10 @@ std::int64_t DataLoader::samples_per_epoch() const { return impl_->samples; }
 
 std::vector<std::string> DataLoader::bad_samples() const {
   std::lock_guard<std::mutex> lock(impl_->bad_mutex);
-  return impl_->bad_names;
+  std::vector<std::string> names;
+  names.reserve(impl_->bad.size());
+  for (const auto& entry : impl_->bad) names.push_back(entry.second);
+  return names;
 }
 
 void DataLoader::start_epoch(std::int64_t epoch, std::int64_t skip_batches) {

@@ -60,7 +60,7 @@ class DataLoader {
   std::int64_t batches_per_epoch() const;  // this rank's
   std::int64_t samples_per_epoch() const;  // this rank's
 
-  // The files skipped so far as unreadable (each was warned about once).
+  // The files skipped so far as unreadable (each was warned about once), in sample order.
   std::vector<std::string> bad_samples() const;
   const LoaderOptions& options() const { return options_; }
 
