@@ -57,6 +57,29 @@ TEST_F(TrainedRun, LossFallsAndAccuracyBeatsChanceByFar) {
   EXPECT_FALSE(train::list_checkpoints(*folder_ + "/run/checkpoints").empty());
 }
 
+// bench/paper_claim.sh counts on it: a seed and a thread count fix the whole run.
+TEST_F(TrainedRun, TheSameCommandAgainGivesTheSameWeightsAndMetrics) {
+  ASSERT_EQ(result_->status, 0) << result_->output;
+  const RunResult again =
+      run_tool("crunet-train", {"--config", *config_, "--output", *folder_ + "/again"});
+  ASSERT_EQ(again.status, 0) << again.output;
+  const std::vector<std::string> first = epoch_records(*folder_ + "/run");
+  const std::vector<std::string> second = epoch_records(*folder_ + "/again");
+  ASSERT_EQ(first.size(), second.size());
+  for (std::size_t e = 0; e < first.size(); ++e) {
+    const json a = json::parse(first[e]), b = json::parse(second[e]);
+    for (const char* key : {"train_loss", "train_top1", "val_loss", "val_top1", "val_top5"}) {
+      EXPECT_EQ(a[key].get<double>(), b[key].get<double>()) << "epoch " << e << " " << key;
+    }
+  }
+  const SafetensorsFile a = load_safetensors(*folder_ + "/run/model.safetensors");
+  const SafetensorsFile b = load_safetensors(*folder_ + "/again/model.safetensors");
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (std::size_t i = 0; i < a.tensors.size(); ++i) {
+    EXPECT_EQ(a.tensors[i].second.to_vector(), b.tensors[i].second.to_vector()) << a.tensors[i].first;
+  }
+}
+
 TEST_F(TrainedRun, EvalOfTheSavedWeightsReproducesTheTrainersValidation) {
   ASSERT_EQ(result_->status, 0) << result_->output;
   const json last = json::parse(epoch_records(*folder_ + "/run").back());
