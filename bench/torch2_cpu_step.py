@@ -18,13 +18,12 @@ import os
 import re
 import resource
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_models import build  # noqa: E402
+from torch_models import build, timed  # noqa: E402
 
 name, batch, steps, threads, mode = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
                                      int(sys.argv[4]), sys.argv[5])
@@ -62,15 +61,6 @@ def onednn_version():
 train_model = torch.compile(model) if mode == 'compile' else model
 
 
-def timed(step, warmup=2):
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - start) / steps
-
-
 def train_step():
     opt.zero_grad(set_to_none=True)
     with autocast():
@@ -83,12 +73,12 @@ result = {'model': spec['name'], 'batch': batch, 'threads': threads, 'mode': mod
           'precision': precision, 'torch': torch.__version__, 'onednn': onednn_version()}
 if passes in ('train', 'both'):
     model.train()
-    result['train_img_per_s'] = batch / timed(train_step)
+    result['train_img_per_s'] = batch / timed(train_step, steps)
 if passes in ('infer', 'both'):
     model.eval()
     # A fresh compile for eval mode: inductor specialises on training vs inference graphs.
     infer_model = torch.compile(model) if mode == 'compile' else model
     with torch.no_grad(), autocast():
-        result['infer_img_per_s'] = batch / timed(lambda: infer_model(x))
+        result['infer_img_per_s'] = batch / timed(lambda: infer_model(x), steps)
 result['peak_rss_bytes'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps(result))

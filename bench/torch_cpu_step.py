@@ -7,13 +7,12 @@ import json
 import os
 import resource
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_models import build  # noqa: E402
+from torch_models import build, timed  # noqa: E402
 
 name, batch, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
@@ -26,15 +25,6 @@ y = torch.arange(batch) % spec['classes']
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
 
-def timed(step, warmup=2):
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return (time.perf_counter() - start) / steps
-
-
 def train_step():
     opt.zero_grad(set_to_none=True)
     F.cross_entropy(model(x), y).backward()
@@ -42,10 +32,10 @@ def train_step():
 
 
 model.train()
-train = timed(train_step)
+train = timed(train_step, steps)
 model.eval()
 with torch.no_grad():
-    infer = timed(lambda: model(x))
+    infer = timed(lambda: model(x), steps)
 print(json.dumps({'model': spec['name'], 'batch': batch, 'threads': threads,
                   'torch': torch.__version__, 'train_img_per_s': batch / train,
                   'infer_img_per_s': batch / infer,

@@ -4,6 +4,7 @@ cross-checks. Pre-activation units exactly as DESIGN.md section 3; parameter cou
 crunet-info's (checked by `python3 bench/torch_models.py SPEC`)."""
 import os
 import sys
+import time
 
 import torch
 import torch.nn as nn
@@ -140,3 +141,13 @@ def build(name_or_path):
 if __name__ == '__main__':
     model, spec = build(sys.argv[1])
     print(spec['name'], sum(p.numel() for p in model.parameters()))
+
+
+def timed(step, steps, warmup=2):
+    """Mean seconds of `step` over `steps` calls, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
