@@ -26,7 +26,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/crunet DESTINATION ${CMAKE_INSTA
 
 # --- the tools ------------------------------------------------------------------------------------
 file(RELATIVE_PATH crunet_lib_from_bin ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBDIR})
-foreach(tool crunet-train crunet-eval crunet-info crunet-bench crunet-bench-data crunet-convert)
+foreach(tool crunet-train crunet-eval crunet-info crunet-bench crunet-bench-data crunet-convert
+             crunet-make-list)
   if(TARGET ${tool})
     set_target_properties(${tool} PROPERTIES INSTALL_RPATH "$ORIGIN/${crunet_lib_from_bin}")
     install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -1,8 +1,12 @@
 // From a DataConfig to datasets, transforms and loader options.
 #include "crunet/data/config.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <filesystem>
+
+#include "crunet/data/class_map.h"
 
 namespace crunet::data {
 namespace {
@@ -12,6 +16,7 @@ namespace fs = std::filesystem;
 std::vector<std::string> default_sources(const std::string& format, bool train) {
   if (format == "image_folder") return {train ? "train" : "val"};
   if (format == "list") return {train ? "train.lst" : "val.lst"};
+  if (format == "path_label") return {train ? "train.txt" : "val.txt"};
   if (format == "idx") return {train ? "train" : "t10k"};
   if (format == "cifar10") {
     if (!train) return {"test_batch.bin"};
@@ -41,48 +46,80 @@ std::vector<std::string> class_folders(const std::string& folder) {
   return names;
 }
 
+// The class names a split's labels refer to: the class map when there is one; for the validation
+// split, the class folders of an image-folder training split (so that a class missing from the
+// validation set cannot shift the labels, and a label file can name its classes by folder name);
+// else none.
+std::vector<std::string> known_class_names(const DataConfig& config, bool train) {
+  if (!config.class_map.empty()) return read_class_map(resolve(config.root, config.class_map));
+  if (train || split_format(config, true) != "image_folder") return {};
+  const std::vector<std::string>& given = config.train;
+  return class_folders(resolve(config.root, given.empty() ? "train" : given[0]));
+}
+
 std::shared_ptr<Dataset> open_dataset(const DataConfig& config, bool train) {
+  const std::string& format = split_format(config, train);
   const std::vector<std::string>& given = train ? config.train : config.val;
-  const std::vector<std::string> sources =
-      given.empty() ? default_sources(config.format, train) : given;
+  const std::vector<std::string> sources = given.empty() ? default_sources(format, train) : given;
   const std::string& root = config.root;
-  if (config.format == "image_folder") {
-    std::vector<std::string> classes;
-    if (!train) {
-      const std::vector<std::string>& train_given = config.train;
-      classes = class_folders(resolve(
-          root, train_given.empty() ? default_sources(config.format, true)[0] : train_given[0]));
-    }
+  if (format == "image_folder") {
     return std::make_shared<ImageFolderDataset>(resolve(root, sources[0]), config.channels,
-                                                classes);
+                                                known_class_names(config, train));
   }
-  if (config.format == "list") {
+  if (format == "list" || format == "path_label") {
     std::error_code error;
     if (!fs::is_directory(root, error)) throw UserError(root + ": no such directory");
-    return std::make_shared<ListFileDataset>(resolve(root, sources[0]), root, config.channels,
-                                             config.classes);
+    const std::string images = sources.size() == 2 ? resolve(root, sources[1]) : root;
+    if (format == "list") {
+      return std::make_shared<ListFileDataset>(resolve(root, sources[0]), images, config.channels,
+                                               config.classes,
+                                               config.class_map.empty()
+                                                   ? std::vector<std::string>{}
+                                                   : known_class_names(config, train));
+    }
+    return std::make_shared<PathLabelDataset>(resolve(root, sources[0]), images, config.channels,
+                                              config.classes, known_class_names(config, train));
   }
-  if (config.format == "idx") {
+  if (format == "idx") {
     if (sources.size() == 2) {
       return load_idx(resolve(root, sources[0]), resolve(root, sources[1]), config.classes);
     }
     return load_idx_split(root, sources[0], config.classes);
   }
-  if (config.format == "cifar10" || config.format == "cifar100") {
+  if (format == "cifar10" || format == "cifar100") {
     std::error_code error;
     if (!fs::is_directory(root, error)) throw UserError(root + ": no such directory");
     std::vector<std::string> files;
     for (const std::string& source : sources) files.push_back(resolve(root, source));
-    const CifarLabels labels = config.format == "cifar10"           ? CifarLabels::Cifar10
+    const CifarLabels labels = format == "cifar10"                  ? CifarLabels::Cifar10
                                : config.cifar100_labels == "coarse" ? CifarLabels::Cifar100Coarse
                                                                     : CifarLabels::Cifar100Fine;
     return load_cifar(files, labels);
   }
-  throw UserError("unknown data format '" + config.format +
-                  "' (one of: image_folder, list, idx, cifar10, cifar100)");
+  throw UserError("unknown data format '" + format +
+                  "' (one of: image_folder, list, path_label, idx, cifar10, cifar100)");
 }
 
 }  // namespace
+
+const std::string& split_format(const DataConfig& config, bool train) {
+  const std::string& own = train ? config.train_format : config.val_format;
+  return own.empty() ? config.format : own;
+}
+
+void check_model_classes(const Dataset& dataset, std::int64_t model_classes,
+                         const std::string& config_path) {
+  const std::int64_t classes = dataset.classes();
+  const bool named = !dataset.class_names().empty();
+  if (classes > model_classes || (named && classes != model_classes)) {
+    throw UserError(config_path + ": model.classes is " + std::to_string(model_classes) + " but " +
+                    dataset.describe() + " has " + std::to_string(classes) + " classes");
+  }
+  if (classes < model_classes) {
+    spdlog::warn("{}: model.classes is {} but the labels of {} go up to {} only", config_path,
+                 model_classes, dataset.describe(), classes - 1);
+  }
+}
 
 std::shared_ptr<Dataset> make_dataset(const DataConfig& config, const std::string& split) {
   if (split != "train" && split != "val") {

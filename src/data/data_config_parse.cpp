@@ -11,9 +11,11 @@ using config::YamlReader;
 // config_keys() reports them, so the documentation test (tests/train/config_keys_test.cpp) sees
 // exactly what the parser accepts.
 const std::vector<std::string> kDataKeys = {
-    "format", "root", "train", "val", "classes", "channels", "cifar100_labels", "batch_size",
+    "format", "train_format", "val_format", "root", "train", "val", "class_map", "classes", "channels", "cifar100_labels", "batch_size",
     "eval_batch_size", "workers", "prefetch_batches", "train_limit", "val_limit",
     "max_bad_fraction", "pin_memory", "normalize", "augment", "eval"};
+const std::vector<std::string> kFormats = {"image_folder", "list", "path_label", "idx", "cifar10",
+                                           "cifar100"};
 const std::vector<std::string> kNormalizeKeys = {"mean", "scale"};
 const std::vector<std::string> kAugmentKeys = {"crop", "area", "aspect", "attempts", "pad",
                                                "fill", "flip", "hsl", "size", "interpolation"};
@@ -239,26 +241,36 @@ Normalization parse_normalize(const YamlReader& section, std::int64_t channels) 
 DataConfig parse_data_config(const YamlReader& section) {
   section.check_keys(kDataKeys);
   DataConfig config;
-  config.format = choice(section, "format", config.format,
-                         {"image_folder", "list", "idx", "cifar10", "cifar100"});
+  config.format = choice(section, "format", config.format, kFormats);
+  if (section.has("train_format")) {
+    config.train_format = choice(section, "train_format", config.format, kFormats);
+  }
+  if (section.has("val_format")) {
+    config.val_format = choice(section, "val_format", config.format, kFormats);
+  }
   config.root = section.text("root");
   if (config.root.empty()) section.report("root", "must not be empty");
   config.origin = section.where("root");
   config.train = strings(section, "train");
   config.val = strings(section, "val");
-  const bool many = config.format == "cifar10" || config.format == "cifar100";
-  const std::size_t most = many ? 1000 : config.format == "idx" ? 2 : 1;
+  config.class_map = section.text("class_map", "");
   for (const char* key : {"train", "val"}) {
-    const auto& values = std::string(key) == "train" ? config.train : config.val;
+    const bool train = std::string(key) == "train";
+    const std::string& format = split_format(config, train);
+    const bool many = format == "cifar10" || format == "cifar100";
+    const bool pair = format == "idx" || format == "list" || format == "path_label";
+    const std::size_t most = many ? 1000 : pair ? 2 : 1;
+    const auto& values = train ? config.train : config.val;
     if (values.size() > most) {
-      section.report(key, "format " + config.format + " takes " +
-                            (most == 2 ? std::string("a prefix or an [images, labels] pair")
-                                       : std::string("one path")) +
-                            ", not " + std::to_string(values.size()));
+      section.report(key, "format " + format + " takes " +
+                              (format == "idx"    ? std::string("a prefix or an [images, labels] pair")
+                               : most == 2        ? std::string("a file or a [file, image folder] pair")
+                                                  : std::string("one path")) +
+                              ", not " + std::to_string(values.size()));
     }
   }
   config.classes = integer_in(section, "classes", 0, 0, 100000000);
-  config.channels = section.integer("channels", config.format == "idx" ? 1 : 3);
+  config.channels = section.integer("channels", split_format(config, true) == "idx" ? 1 : 3);
   if (config.channels != 1 && config.channels != 3) {
     section.report("channels", "must be 1 or 3");
     config.channels = 3;

@@ -217,8 +217,18 @@ std::string shorten(const std::string& line) {
 }  // namespace
 
 ListFileDataset::ListFileDataset(std::string list_file, std::string image_root,
-                                 std::int64_t channels, std::int64_t classes)
-    : list_file_(std::move(list_file)), image_root_(std::move(image_root)), channels_(channels) {
+                                 std::int64_t channels, std::int64_t classes,
+                                 std::vector<std::string> class_names)
+    : list_file_(std::move(list_file)), image_root_(std::move(image_root)), channels_(channels),
+      class_names_(std::move(class_names)) {
+  if (!class_names_.empty()) {
+    if (classes > 0 && classes != static_cast<std::int64_t>(class_names_.size())) {
+      throw UserError("list file " + list_file_ + ": " + std::to_string(classes) +
+                      " classes asked for but the class map has " +
+                      std::to_string(class_names_.size()));
+    }
+    classes = static_cast<std::int64_t>(class_names_.size());
+  }
   check_channels(channels_, "list file " + list_file_);
   if (!image_root_.empty())
     check_directory(image_root_, "image root of list file " + list_file_ + ":");
@@ -286,7 +296,8 @@ Example ListFileDataset::get(std::int64_t index) const {
 std::string ListFileDataset::describe() const {
   return "list file " + list_file_ + " (images under " +
          (image_root_.empty() ? std::string(".") : image_root_) + "; " + std::to_string(classes_) +
-         " classes, " + std::to_string(size()) + " images)";
+         " classes" + (class_names_.empty() ? "" : " from the class map") + ", " +
+         std::to_string(size()) + " images)";
 }
 
 }  // namespace crunet::data

@@ -14,14 +14,23 @@ namespace crunet::data {
 
 struct DataConfig {
   std::string origin;                   // "file:line: data.root", to prefix errors about paths
-  std::string format = "image_folder";  // image_folder | list | idx | cifar10 | cifar100
+  // image_folder | list | path_label | idx | cifar10 | cifar100
+  std::string format = "image_folder";
+  // The format of one split when it differs (ImageNet: an image-folder train split and a flat
+  // validation folder with a label file); empty: `format`.
+  std::string train_format;
+  std::string val_format;
   std::string root;                     // required
   // What each split reads, relative to root (or absolute); empty: the format's default
-  // (image_folder: train / val; list: train.lst / val.lst; idx: the prefixes train / t10k;
-  // cifar10: data_batch_1.bin .. data_batch_5.bin / test_batch.bin; cifar100: train.bin /
-  // test.bin).
+  // (image_folder: train / val; list: train.lst / val.lst; path_label: train.txt / val.txt;
+  // idx: the prefixes train / t10k; cifar10: data_batch_1.bin .. data_batch_5.bin /
+  // test_batch.bin; cifar100: train.bin / test.bin). list and path_label also take a pair
+  // [list file, image folder]; the image folder defaults to root.
   std::vector<std::string> train;
   std::vector<std::string> val;
+  // A class map (crunet/data/class_map.h), relative to root: the class names and their number for
+  // image folders, list and label files; empty: none.
+  std::string class_map;
   std::int64_t classes = 0;              // 0: what the dataset says; else checked against it
   std::int64_t channels = 3;             // 1 (gray) or 3 (RGB); idx defaults to 1
   std::string cifar100_labels = "fine";  // fine | coarse
@@ -50,8 +59,19 @@ DataConfig load_data_config(const std::string& path);
 // the nested maps included ("augment", "augment.hsl"): the parser's own lists.
 std::vector<std::string> config_keys();
 
+// The format of a split: train_format / val_format, or format.
+const std::string& split_format(const DataConfig& config, bool train);
+
 // split: "train" or "val".
 std::shared_ptr<Dataset> make_dataset(const DataConfig& config, const std::string& split);
+// Checks that a dataset fits a model with `model_classes` outputs, else a UserError starting with
+// `config_path` that names both numbers and the dataset (its file or folder): a dataset with more
+// classes than the model, or one whose classes are named (image folders, a class map, a label
+// file with names) and whose count differs from the model's. A count taken from the largest label
+// that is below the model's is only warned about (a subset of the classes).
+void check_model_classes(const Dataset& dataset, std::int64_t model_classes,
+                         const std::string& config_path);
+
 // train: the augmentation (TrainTransform); else the evaluation crop (EvalTransform).
 std::shared_ptr<Transform> make_transform(const DataConfig& config, bool train);
 // The evaluation transform, for its ten_crop().

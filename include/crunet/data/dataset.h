@@ -75,16 +75,18 @@ class ImageFolderDataset : public Dataset {
 // `image_root` (or absolute). The label may be written as a float with an integral value
 // ("3.000000", as im2rec writes it). Blank lines are ignored. A malformed line, a negative label,
 // or a label >= `classes` (when classes > 0) is a UserError "file:line: ...". `classes` 0 takes
-// the largest label + 1. Images are decoded when read; a missing one is a BadSample.
+// the largest label + 1. `class_names` (a class map, data.class_map) fixes the classes to theirs.
+// Images are decoded when read; a missing one is a BadSample.
 class ListFileDataset : public Dataset {
  public:
   ListFileDataset(std::string list_file, std::string image_root, std::int64_t channels = 3,
-                  std::int64_t classes = 0);
+                  std::int64_t classes = 0, std::vector<std::string> class_names = {});
   std::int64_t size() const override { return static_cast<std::int64_t>(paths_.size()); }
   Example get(std::int64_t index) const override;
   std::int64_t classes() const override { return classes_; }
   std::string describe() const override;
   std::string sample_name(std::int64_t index) const override { return path(index); }
+  std::vector<std::string> class_names() const override { return class_names_; }
 
   std::string path(std::int64_t index) const;
   std::int64_t label(std::int64_t index) const {
@@ -98,9 +100,45 @@ class ListFileDataset : public Dataset {
   std::string image_root_;
   std::int64_t channels_;
   std::int64_t classes_ = 0;
+  std::vector<std::string> class_names_;
   std::vector<std::string> paths_;
   std::vector<std::int64_t> labels_;
   std::vector<std::int64_t> indices_;
+};
+
+// A label file, one sample a line: `path label`, separated by spaces or tabs; the label is the
+// last field and the path everything before it (so paths may hold spaces). The path is relative to
+// `image_root`, a leading '/' included: Places365's lists write "/a/abbey/00000000.jpg 0" for
+// data_256/a/abbey/00000000.jpg, ImageNet's validation labels "ILSVRC2012_val_00000001.JPEG 65".
+// The label is a class index, or a class name from `class_names` (a wnid, "/a/abbey"). With class
+// names the classes are theirs; else `classes`, or 0: the largest label + 1. Blank lines are
+// ignored. A line without a label, a label that is neither an index nor a known name, a negative
+// index or one >= the classes is a UserError "file:line: ...". Images are decoded when read; a
+// missing one is a BadSample.
+class PathLabelDataset : public Dataset {
+ public:
+  PathLabelDataset(std::string label_file, std::string image_root, std::int64_t channels = 3,
+                   std::int64_t classes = 0, std::vector<std::string> class_names = {});
+  std::int64_t size() const override { return static_cast<std::int64_t>(paths_.size()); }
+  Example get(std::int64_t index) const override;
+  std::int64_t classes() const override { return classes_; }
+  std::string describe() const override;
+  std::string sample_name(std::int64_t index) const override { return path(index); }
+  std::vector<std::string> class_names() const override { return class_names_; }
+
+  std::string path(std::int64_t index) const;
+  std::int64_t label(std::int64_t index) const {
+    return labels_.at(static_cast<std::size_t>(index));
+  }
+
+ private:
+  std::string label_file_;
+  std::string image_root_;
+  std::int64_t channels_;
+  std::int64_t classes_ = 0;
+  std::vector<std::string> class_names_;
+  std::vector<std::string> paths_;  // relative to image_root_, without a leading '/'
+  std::vector<std::int64_t> labels_;
 };
 
 // Equal-sized images held in memory (IDX and CIFAR files are read into one of these).
