@@ -155,11 +155,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   auto train_set = data::make_dataset(config_.data, "train");
   auto val_set = data::make_dataset(config_.data, "val");
   for (const auto& set : {train_set, val_set}) {
-    if (set->classes() > config_.model.classes) {
-      throw UserError(config_.path + ": model.classes is " + std::to_string(config_.model.classes) +
-                      " but " + set->describe() + " has " + std::to_string(set->classes()) +
-                      " classes");
-    }
+    data::check_model_classes(*set, config_.model.classes, config_.path);
   }
   // Each process its shard: training ranks get equal batch counts, validation sees every sample
   // exactly once across the ranks.
