@@ -134,6 +134,40 @@ TEST(DistributedTraining, OnlyRankZeroWritesAndEvaluationCountsEveryImageOnce) {
   EXPECT_NEAR(result1["top1"].get<double>(), result2["top1"].get<double>(), 1.5 / 301);
 }
 
+// Ten-crop and single-crop evaluation on two ranks, through the loader in batches, with one
+// unreadable file: each rank a shard, the totals exactly those of one process (13 images, 1
+// skipped), no image counted twice.
+TEST(DistributedEvaluation, ShardedTenCropTotalsEqualOneProcess) {
+  const std::string folder = fresh_folder("dist_eval");
+  const EvalFixture fixture = make_eval_fixture(folder, 13, true);
+  for (const bool ten : {true, false}) {
+    std::vector<std::string> arguments = {"--config", fixture.config, "--weights", fixture.weights,
+                                          "--batch-size", "2", "--workers", "1"};
+    if (ten) arguments.push_back("--ten-crop");
+    std::vector<std::string> two = arguments, one = arguments;
+    two.insert(two.end(), {"--json", folder + "/two.json"});
+    one.insert(one.end(), {"--json", folder + "/one.json"});
+    const Timed sharded = run_shell(mpirun("-np 2 " + tool("crunet-eval") + quoted(two)));
+    ASSERT_EQ(sharded.run.status, 0) << sharded.run.output;
+    const Timed alone = run_shell(tool("crunet-eval") + quoted(one));
+    ASSERT_EQ(alone.run.status, 0) << alone.run.output;
+    const json a = json::parse(read_file(folder + "/two.json"));
+    const json b = json::parse(read_file(folder + "/one.json"));
+    EXPECT_EQ(a["processes"].get<int>(), 2);
+    EXPECT_EQ(a["samples"].get<int>(), 13);
+    EXPECT_EQ(a["skipped"].get<int>(), 1);
+    EXPECT_EQ(b["samples"].get<int>(), 13);
+    EXPECT_EQ(a["top1"].get<double>(), b["top1"].get<double>());
+    EXPECT_EQ(a["top5"].get<double>(), b["top5"].get<double>());
+    EXPECT_NEAR(a["loss"].get<double>(), b["loss"].get<double>(), 1e-5);
+    // The warning comes from the rank whose shard holds the file, and only once.
+    const std::string& output = sharded.run.output;
+    const std::size_t first = output.find("class1/broken.png");
+    ASSERT_NE(first, std::string::npos) << output;
+    EXPECT_EQ(output.find("class1/broken.png", first + 1), std::string::npos) << output;
+  }
+}
+
 // The process ids of mpirun's children that are rank `rank` of the job.
 std::vector<pid_t> ranks_of(pid_t launcher, int rank) {
   std::vector<pid_t> found;

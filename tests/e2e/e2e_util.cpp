@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "crunet/crunet.h"
+
 namespace crunet::e2e {
 
 RunResult run_tool(const std::string& tool, const std::vector<std::string>& arguments) {
@@ -72,6 +74,42 @@ train:
   log_every: 5
 output:
   dir: )" + output_dir + "\n";
+}
+
+EvalFixture make_eval_fixture(const std::string& folder, int images, bool broken) {
+  for (int i = 0; i < images; ++i) {
+    const int label = i % 3;
+    const std::string dir = folder + "/images/val/class" + std::to_string(label);
+    std::filesystem::create_directories(dir);
+    const std::int64_t height = i % 2 ? 40 : 36, width = i % 2 ? 48 : 44;
+    data::Image image{height, width, 3, std::vector<std::uint8_t>(static_cast<std::size_t>(height * width * 3))};
+    Generator noise(static_cast<std::uint64_t>(i + 11));
+    for (auto& p : image.pixels) p = static_cast<std::uint8_t>(50 + 60 * label + noise.below(60));
+    data::write_image(dir + "/" + std::to_string(i) + ".png", image);
+  }
+  if (broken) write_file(folder + "/images/val/class1/broken.png", "not an image at all");
+  EvalFixture fixture{folder + "/config.yaml", folder + "/model.safetensors"};
+  write_file(fixture.config, R"(model:
+  name: tiny_rgb
+  input: {channels: 3, size: 32}
+  classes: 3
+  stem: {type: small, width: 8, stride: 1}
+  stages:
+    - {unit: res, units: 1, width: 16, bottleneck: 8, groups: 2, stride: 2}
+    - {unit: cru, units: 2, width: 32, bottleneck: 16, share: 2, stride: 2}
+data:
+  format: image_folder
+  root: )" + folder + R"(/images
+  batch_size: 8
+  workers: 2
+  eval: {resize: 36, size: 32}
+train: {threads: 1, precision: fp32}
+output: {dir: )" + folder + R"(/run}
+)");
+  manual_seed(5);
+  const auto model = models::build(train::load_train_config(fixture.config).model);
+  save_weights(*model, fixture.weights);
+  return fixture;
 }
 
 std::vector<std::string> epoch_records(const std::string& run_folder) {

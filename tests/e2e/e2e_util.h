@@ -21,6 +21,17 @@ std::string read_file(const std::string& path);
 // A training config on the first images of Debian's Fashion-MNIST with a tiny CRU-Net.
 std::string tiny_fashion_config(const std::string& output_dir, int epochs);
 
+// An evaluation set under `folder`: an image folder val/class0..class2 of `images` PNGs of two
+// sizes (class c brighter with c), plus, when `broken` is set, one file val/class1/broken.png
+// that is not an image; a config (a tiny RGB CRU-Net, 3 classes, eval resize 36 / crop 32,
+// batch_size 8, workers 2, train.threads 1) at folder/config.yaml, and freshly initialised weights
+// (seeded) at folder/model.safetensors.
+struct EvalFixture {
+  std::string config;
+  std::string weights;
+};
+EvalFixture make_eval_fixture(const std::string& folder, int images, bool broken);
+
 // The `kind: epoch` records of a run's metrics.jsonl, as JSON text lines.
 std::vector<std::string> epoch_records(const std::string& run_folder);
 
