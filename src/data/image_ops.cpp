@@ -286,6 +286,13 @@ Image convert_channels(const Image& image, std::int64_t channels) {
 
 Tensor to_tensor(const Image& image, const Normalization& normalization) {
   check_image(image, "to_tensor");
+  Tensor out = empty({image.channels, image.height, image.width});
+  write_tensor(image, normalization, out.data<float>());
+  return out;
+}
+
+void write_tensor(const Image& image, const Normalization& normalization, float* o) {
+  check_image(image, "to_tensor");
   const std::int64_t c = image.channels;
   auto per_channel = [&](const std::vector<float>& values, const char* what) {
     if (values.size() == 1) return std::vector<float>(static_cast<std::size_t>(c), values[0]);
@@ -299,8 +306,6 @@ Tensor to_tensor(const Image& image, const Normalization& normalization) {
   const std::vector<float> mean = per_channel(normalization.mean, "mean");
   const std::vector<float> scale = per_channel(normalization.scale, "scale");
   const std::int64_t plane = image.height * image.width;
-  Tensor out = empty({c, image.height, image.width});
-  float* o = out.data<float>();
   const std::uint8_t* in = image.data();
   for (std::int64_t k = 0; k < c; ++k) {
     float table[256];
@@ -308,7 +313,6 @@ Tensor to_tensor(const Image& image, const Normalization& normalization) {
     float* plane_out = o + k * plane;
     for (std::int64_t i = 0; i < plane; ++i) plane_out[i] = table[in[i * c + k]];
   }
-  return out;
 }
 
 }  // namespace crunet::data

@@ -165,23 +165,31 @@ std::vector<Tensor> EvalTransform::ten_crop(const Image& image) const {
   return crops;
 }
 
+Tensor EvalTransform::ten_crop_stacked(const Image& image) const {
+  const Image prepared = prepare(image);
+  const std::int64_t size =
+      params_.size > 0 ? params_.size : std::min(prepared.height, prepared.width);
+  const std::int64_t numel = prepared.channels * size * size;
+  Tensor stacked = empty({10, prepared.channels, size, size});
+  float* out = stacked.data<float>();
+  std::int64_t k = 0;
+  for (const CropBox& box : five_crop_boxes(prepared.height, prepared.width, size, size)) {
+    Image window = crop(prepared, box);
+    write_tensor(window, normalization_, out + k * numel);
+    flip_horizontal(window);
+    write_tensor(window, normalization_, out + (k + 5) * numel);  // the mirrors after the five
+    ++k;
+  }
+  return stacked;
+}
+
 TenCropTransform::TenCropTransform(std::shared_ptr<const EvalTransform> eval)
     : eval_(std::move(eval)) {
   if (!eval_) throw ValueError("TenCropTransform: no evaluation transform");
 }
 
 Tensor TenCropTransform::apply(const Image& image, Generator& /*rng*/) const {
-  const std::vector<Tensor> crops = eval_->ten_crop(image);
-  Shape shape = crops[0].shape();
-  shape.insert(shape.begin(), static_cast<std::int64_t>(crops.size()));
-  Tensor stacked = empty(shape);
-  const std::int64_t numel = crops[0].numel();
-  for (std::size_t k = 0; k < crops.size(); ++k) {
-    const Tensor crop = crops[k].contiguous();
-    std::memcpy(stacked.data<float>() + static_cast<std::int64_t>(k) * numel, crop.data<float>(),
-                static_cast<std::size_t>(numel) * sizeof(float));
-  }
-  return stacked;
+  return eval_->ten_crop_stacked(image);
 }
 
 }  // namespace crunet::data

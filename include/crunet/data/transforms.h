@@ -105,6 +105,9 @@ void shift_hsl(Image& image, int hue, int saturation, int lightness);
 Image convert_channels(const Image& image, std::int64_t channels);
 // float32 [C, H, W] of (pixel - mean) * scale.
 Tensor to_tensor(const Image& image, const Normalization& normalization);
+// The same values written to `out` (C * H * W floats), for callers that place several images in
+// one tensor without a copy.
+void write_tensor(const Image& image, const Normalization& normalization, float* out);
 
 // --- pipelines
 // ------------------------------------------------------------------------------------
@@ -137,6 +140,8 @@ class EvalTransform : public Transform {
   // The ten crops: the five of five_crop_boxes after the resize, then their mirror images in the
   // same order. Average the ten softmax outputs.
   std::vector<Tensor> ten_crop(const Image& image) const;
+  // The same ten crops in one float32 [10, C, H, W] tensor, each written in place (no copies).
+  Tensor ten_crop_stacked(const Image& image) const;
   const EvalTransformParams& params() const { return params_; }
 
  private:
