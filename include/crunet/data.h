@@ -5,4 +5,5 @@
 #include "crunet/data/dataset.h"
 #include "crunet/data/image.h"
 #include "crunet/data/loader.h"
+#include "crunet/data/recordio.h"
 #include "crunet/data/transforms.h"

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "crunet/data/class_map.h"
+#include "crunet/data/recordio.h"
 
 namespace crunet::data {
 namespace {
@@ -17,6 +18,7 @@ std::vector<std::string> default_sources(const std::string& format, bool train) 
   if (format == "image_folder") return {train ? "train" : "val"};
   if (format == "list") return {train ? "train.lst" : "val.lst"};
   if (format == "path_label") return {train ? "train.txt" : "val.txt"};
+  if (format == "recordio") return {train ? "train.rec" : "val.rec"};
   if (format == "idx") return {train ? "train" : "t10k"};
   if (format == "cifar10") {
     if (!train) return {"test_batch.bin"};
@@ -80,6 +82,12 @@ std::shared_ptr<Dataset> open_dataset(const DataConfig& config, bool train) {
     return std::make_shared<PathLabelDataset>(resolve(root, sources[0]), images, config.channels,
                                               config.classes, known_class_names(config, train));
   }
+  if (format == "recordio") {
+    const std::string rec = resolve(root, sources[0]);
+    const std::string idx = sources.size() == 2 ? resolve(root, sources[1])
+                                                : fs::path(rec).replace_extension(".idx").string();
+    return std::make_shared<RecordIODataset>(rec, idx, config.channels, config.classes);
+  }
   if (format == "idx") {
     if (sources.size() == 2) {
       return load_idx(resolve(root, sources[0]), resolve(root, sources[1]), config.classes);
@@ -97,7 +105,7 @@ std::shared_ptr<Dataset> open_dataset(const DataConfig& config, bool train) {
     return load_cifar(files, labels);
   }
   throw UserError("unknown data format '" + format +
-                  "' (one of: image_folder, list, path_label, idx, cifar10, cifar100)");
+                  "' (one of: image_folder, list, path_label, recordio, idx, cifar10, cifar100)");
 }
 
 }  // namespace

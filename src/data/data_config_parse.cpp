@@ -14,8 +14,8 @@ const std::vector<std::string> kDataKeys = {
     "format", "train_format", "val_format", "root", "train", "val", "class_map", "classes", "channels", "cifar100_labels", "batch_size",
     "eval_batch_size", "workers", "prefetch_batches", "train_limit", "val_limit",
     "max_bad_fraction", "pin_memory", "normalize", "augment", "eval"};
-const std::vector<std::string> kFormats = {"image_folder", "list", "path_label", "idx", "cifar10",
-                                           "cifar100"};
+const std::vector<std::string> kFormats = {"image_folder", "list",    "path_label", "recordio",
+                                           "idx",          "cifar10", "cifar100"};
 const std::vector<std::string> kNormalizeKeys = {"mean", "scale"};
 const std::vector<std::string> kAugmentKeys = {"crop", "area", "aspect", "attempts", "pad",
                                                "fill", "flip", "hsl", "size", "interpolation"};
@@ -258,14 +258,16 @@ DataConfig parse_data_config(const YamlReader& section) {
     const bool train = std::string(key) == "train";
     const std::string& format = split_format(config, train);
     const bool many = format == "cifar10" || format == "cifar100";
-    const bool pair = format == "idx" || format == "list" || format == "path_label";
+    const bool pair =
+        format == "idx" || format == "list" || format == "path_label" || format == "recordio";
     const std::size_t most = many ? 1000 : pair ? 2 : 1;
     const auto& values = train ? config.train : config.val;
     if (values.size() > most) {
       section.report(key, "format " + format + " takes " +
-                              (format == "idx"    ? std::string("a prefix or an [images, labels] pair")
-                               : most == 2        ? std::string("a file or a [file, image folder] pair")
-                                                  : std::string("one path")) +
+                              (format == "idx"        ? std::string("a prefix or an [images, labels] pair")
+                               : format == "recordio" ? std::string("a .rec file or a [rec, idx] pair")
+                               : most == 2            ? std::string("a file or a [file, image folder] pair")
+                                                      : std::string("one path")) +
                               ", not " + std::to_string(values.size()));
     }
   }

@@ -14,7 +14,7 @@ namespace crunet::data {
 
 struct DataConfig {
   std::string origin;                   // "file:line: data.root", to prefix errors about paths
-  // image_folder | list | path_label | idx | cifar10 | cifar100
+  // image_folder | list | path_label | recordio | idx | cifar10 | cifar100
   std::string format = "image_folder";
   // The format of one split when it differs (ImageNet: an image-folder train split and a flat
   // validation folder with a label file); empty: `format`.
@@ -23,6 +23,7 @@ struct DataConfig {
   std::string root;                     // required
   // What each split reads, relative to root (or absolute); empty: the format's default
   // (image_folder: train / val; list: train.lst / val.lst; path_label: train.txt / val.txt;
+  // recordio: train.rec / val.rec, each with the .idx of the same name, or a [rec, idx] pair;
   // idx: the prefixes train / t10k; cifar10: data_batch_1.bin .. data_batch_5.bin /
   // test_batch.bin; cifar100: train.bin / test.bin). list and path_label also take a pair
   // [list file, image folder]; the image folder defaults to root.
