@@ -76,6 +76,59 @@ def cifar_record(labels, seed):
     return bytes(labels) + bytes((seed + i) % 256 for i in range(3072))
 
 
+RECORD_MAGIC = 0xCED7230A
+
+
+def rec_parts(record):
+    """A record as dmlc-core's writer lays it out: split at every aligned magic word (dropped)."""
+    out, begin = b"", 0
+
+    def part(cflag, end):
+        body = record[begin:end]
+        return (struct.pack("<II", RECORD_MAGIC, cflag << 29 | len(body)) + body +
+                b"\x00" * ((4 - len(body) % 4) % 4))
+    for i in range(0, len(record) - 3, 4):
+        if struct.unpack_from("<I", record, i)[0] == RECORD_MAGIC:
+            out += part(1 if begin == 0 else 2, i)
+            begin = i + 4
+    return out + part(0 if begin == 0 else 3, len(record))
+
+
+def image_record(labels, key, image):
+    """IRHeader {flag, label, id, id2}, the labels when there are several, the image bytes."""
+    if len(labels) == 1:
+        return struct.pack("<IfQQ", 0, labels[0], key, 0) + image
+    return struct.pack("<IfQQ", len(labels), 0.0, key, 0) + struct.pack("<%df" % len(labels), *labels) + image
+
+
+def recordio(classes, records, idx=None):
+    """Input of fuzz_recordio: classes byte, u16 .idx length, .idx text, .rec bytes."""
+    rec, lines = b"", []
+    for key, record in enumerate(records):
+        lines.append("%d\t%d\n" % (key, len(rec)))
+        rec += rec_parts(record)
+    text = ("".join(lines) if idx is None else idx).encode()
+    return bytes([classes]) + struct.pack("<H", len(text)) + text + rec
+
+
+def nd_array(shape, values, type_flag=0, version=0xF993FAC9):
+    """One NDArray as mx.nd.save writes it (v2: magic, storage 0, ndim, i64 dims, cpu 1/0)."""
+    fmt = {0: "f", 1: "d", 2: "e"}[type_flag]
+    head = struct.pack("<I", version)
+    if version != 0xF993FAC8:
+        head += struct.pack("<i", 0)
+    head += struct.pack("<I", len(shape)) + struct.pack("<%dq" % len(shape), *shape)
+    return head + struct.pack("<iii", 1, 0, type_flag) + struct.pack("<%d%s" % (len(values), fmt), *values)
+
+
+def nd_list(arrays, names):
+    out = struct.pack("<QQQ", 0x112, 0, len(arrays)) + b"".join(arrays)
+    out += struct.pack("<Q", len(names))
+    for name in names:
+        out += struct.pack("<Q", len(name)) + name.encode()
+    return out
+
+
 def main():
     # Seeds are (re)written by name; files named finding_* are inputs that once found a bug, kept
     # as regression seeds, and left alone.
@@ -112,6 +165,35 @@ def main():
     write("list_file", "classes", b"\x04" + b"0\t3\tx.png\n  \n1\t2\ty.png\n")
     write("list_file", "bad_line", b"\x00" + b"0\t1\n1\t-2\tz.jpg\n2\t1\t2\tw.jpg\n")
     write("list_file", "huge_label", b"\x00" + b"0\t9223372036854775807\ta.jpg\n")
+
+    # RecordIO: MXNet's own small.rec / small.idx (PNG records, a two-part record), a record of
+    # three parts, a truncated file, a bad .idx line. Byte 0 is `classes` (0: counted).
+    fixtures = os.path.join(ROOT, "tests", "fixtures", "mxnet")
+    with open(os.path.join(fixtures, "small.idx"), "rb") as f:
+        idx_text = f.read()
+    with open(os.path.join(fixtures, "small.rec"), "rb") as f:
+        rec_bytes = f.read()
+    write("recordio", "mxnet_small", b"\x00" + struct.pack("<H", len(idx_text)) + idx_text + rec_bytes)
+    magic = struct.unpack("<f", struct.pack("<I", RECORD_MAGIC))[0]
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 9
+    write("recordio", "three_parts", recordio(5, [image_record([1.0, magic, magic, 4.0], 0, png),
+                                                  image_record([3.0], 1, png)]))
+    write("recordio", "truncated", recordio(0, [image_record([2.0], 0, png),
+                                                image_record([1.0], 1, png * 4)])[:-9])
+    write("recordio", "bad_idx", recordio(0, [image_record([0.0], 0, png)], idx="0\t0\n1\tx\n"))
+
+    # MXNet .params: float32 / float16 / float64 arrays with arg: and aux: names (v2), a v1 and a
+    # legacy array, a v3 array of unknown shape, a truncated file.
+    write("mxnet_params", "v2_three_types", nd_list(
+        [nd_array([2, 1, 1, 1], [1.0, -2.0]), nd_array([3], [0.5, 1.0, 2.0], 2),
+         nd_array([1, 2], [3.0, 4.0], 1)],
+        ["arg:conv1_x__conv_weight", "arg:fc6_bias", "aux:conv1_x__bn__bn_moving_var"]))
+    legacy = struct.pack("<III", 2, 1, 2) + struct.pack("<iii", 1, 0, 0) + struct.pack("<2f", 1, 2)
+    write("mxnet_params", "v1_and_legacy", nd_list(
+        [nd_array([2], [1.0, 2.0], 0, 0xF993FAC8), legacy], ["arg:a", "aux:b"]))
+    write("mxnet_params", "v3_unknown_shape", nd_list(
+        [struct.pack("<Iii", 0xF993FACA, 0, -1)], ["arg:x"]))
+    write("mxnet_params", "truncated", nd_list([nd_array([4], [1, 2, 3, 4])], ["arg:w"])[:-14])
 
     # Model specs: zoo files and a small spec.
     for name in ("crunet56", "resnext50_32x4d", "resnet50"):
