@@ -26,12 +26,18 @@ int main(int argc, char** argv) {
   // The process group first: under a launcher this joins the MPI job (before anything can fail).
   std::shared_ptr<crunet::dist::ProcessGroup> group;
   CLI::App app{"Train a model from a config", "crunet-train"};
-  std::string config_path, resume, output;
-  std::vector<std::string> overrides;
+  std::string config_path, resume, output, init;
+  std::vector<std::string> overrides, init_keep;
   bool dry_run = false;
   app.add_option("--config", config_path, "training config (YAML)")->required()->check(CLI::ExistingFile);
   app.add_option("--set", overrides, "override a config key: key.path=value (repeatable)");
   app.add_option("--resume", resume, "auto (newest valid checkpoint in the run folder) or a checkpoint path");
+  app.add_option("--init", init, "start from these weights (fine-tuning; crunet-convert writes them)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--init-keep", init_keep,
+                 "with --init: tensors whose name starts with this keep their random values "
+                 "(repeatable; fc. for a new classifier)")
+      ->needs("--init");
   app.add_option("--output", output, "run folder (default: the config's output.dir)");
   app.add_flag("--dry-run", dry_run, "build the model and the data pipeline, report, and stop");
   const int status = crunet::tools::run_tool(app, argc, argv, [&] {
@@ -45,6 +51,8 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_stop_signal);
     crunet::train::TrainerOptions options;
     options.resume = resume;
+    options.init_weights = init;
+    options.init_keep = init_keep;
     options.stop_requested = [] { return stop_signal != 0; };
     options.group = group;
     crunet::train::Trainer trainer(std::move(config), options);

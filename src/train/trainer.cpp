@@ -144,6 +144,13 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
 
   manual_seed(config_.loop.seed);
   model_ = models::build(config_.model);
+  if (!options_.init_weights.empty()) {
+    load_weights(*model_, options_.init_weights, options_.init_keep);
+    std::string kept;
+    for (const std::string& prefix : options_.init_keep) kept += " " + prefix + "*";
+    log_->info("initial weights from {}{}", options_.init_weights,
+               kept.empty() ? std::string() : "; at their random initialisation:" + kept);
+  }
   model_->to(device_);
   // Every process starts from rank 0's weights and BN statistics.
   dist::broadcast_module(*group_, *model_);

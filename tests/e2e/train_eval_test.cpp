@@ -238,6 +238,41 @@ TEST(DryRun, BuildsEverythingAndTrainsNothing) {
   EXPECT_FALSE(fs::exists(folder + "/run/model.safetensors"));
 }
 
+TEST(InitWeights, TrainingStartsFromTheGivenWeightsAndCanKeepANewClassifier) {
+  const std::string folder = fresh_folder("init");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  const train::TrainConfig parsed = train::load_train_config(config, {});
+  manual_seed(77);  // not the run's seed (3): these weights differ from its own initialisation
+  auto start = models::build(parsed.model);
+  const std::string weights = folder + "/start.safetensors";
+  save_weights(*start, weights);
+  // One update at a negligible learning rate: the trained weights are the initial ones.
+  const RunResult run = run_tool("crunet-train", {"--config", config, "--init", weights, "--set",
+                                                  "optim.lr=1e-9", "--set", "data.train_limit=50"});
+  ASSERT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("initial weights from " + weights), std::string::npos) << run.output;
+  const SafetensorsFile trained = load_safetensors(folder + "/run/model.safetensors");
+  const std::vector<float> want = start->state_dict().front().second.to_vector();
+  const std::vector<float> got = trained.at(start->state_dict().front().first).to_vector();
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+
+  // Weights of a 7-class model: status 2 naming the classifier, unless it is kept at random.
+  models::ModelSpec seven = parsed.model;
+  seven.classes = 7;
+  manual_seed(78);
+  save_weights(*models::build(seven), weights);
+  const RunResult mismatch =
+      run_tool("crunet-train", {"--config", config, "--init", weights, "--dry-run"});
+  EXPECT_EQ(mismatch.status, 2) << mismatch.output;
+  EXPECT_NE(mismatch.output.find("'fc.weight' has shape [7, 32]"), std::string::npos)
+      << mismatch.output;
+  const RunResult kept = run_tool(
+      "crunet-train", {"--config", config, "--init", weights, "--init-keep", "fc.", "--dry-run"});
+  EXPECT_EQ(kept.status, 0) << kept.output;
+}
+
 TEST(TenCrop, EvaluatesAnImageFolderEndToEnd) {
   if (!data::image_files_supported()) GTEST_SKIP() << "this build has no OpenCV to write images";
   const std::string folder = fresh_folder("tencrop");

@@ -1,4 +1,5 @@
 #include <filesystem>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -57,6 +58,36 @@ TEST(Weights, MismatchesAreReportedByName) {
     EXPECT_NE(m.find("'fc.weight' has shape [5, 32], the model expects [6, 32]"), std::string::npos) << m;
     EXPECT_NE(m.find("'fc.bias'"), std::string::npos) << m;
   }
+  std::filesystem::remove(path);
+}
+
+TEST(Weights, KeepPrefixesKeepTheModulesOwnValues) {
+  // Fine-tuning onto another number of classes: everything but the classifier from the file.
+  manual_seed(1);
+  auto a = models::build(models::parse_model_spec(kSpec));
+  std::string other = kSpec;
+  other.replace(other.find("classes: 5"), 10, "classes: 6");
+  manual_seed(2);
+  auto b = models::build(models::parse_model_spec(other));
+  std::map<std::string, std::vector<float>> before;
+  for (const auto& [name, tensor] : b->state_dict()) before[name] = tensor.to_vector();
+  const std::string path = temp_path("weights_keep.safetensors");
+  save_weights(*a, path);
+  load_weights(*b, path, {"fc."});
+  std::map<std::string, std::vector<float>> saved;
+  for (const auto& [name, tensor] : a->state_dict()) saved[name] = tensor.to_vector();
+  int from_file = 0;
+  for (const auto& [name, tensor] : b->state_dict()) {
+    if (name.rfind("fc.", 0) == 0) {
+      EXPECT_EQ(tensor.to_vector(), before[name]) << name;
+    } else {
+      EXPECT_EQ(tensor.to_vector(), saved[name]) << name;
+      if (saved[name] != before[name]) ++from_file;
+    }
+  }
+  EXPECT_GT(from_file, 10);  // the two initialisations differ: the values really came from the file
+  // A prefix that keeps nothing of the mismatch still fails, naming it.
+  EXPECT_THROW(load_weights(*b, path, {"stem."}), UserError);
   std::filesystem::remove(path);
 }
 

@@ -3,6 +3,7 @@
 // (docs/formats.md), so that PyTorch reads them with the `safetensors` package and back.
 #include <map>
 #include <string>
+#include <vector>
 
 #include "crunet/nn/module.h"
 
@@ -13,7 +14,10 @@ void save_weights(const nn::Module& module, const std::string& path,
                   const std::map<std::string, std::string>& metadata = {});
 
 // Loads into the module; every name, shape and dtype must match. All mismatches are reported
-// together, each by name, in a UserError naming the file.
-void load_weights(nn::Module& module, const std::string& path);
+// together, each by name, in a UserError naming the file. Tensors whose name starts with one of
+// `keep_prefixes` keep the module's own values and are left out of the file's too (fine-tuning:
+// "fc." keeps a freshly initialised classifier for another number of classes).
+void load_weights(nn::Module& module, const std::string& path,
+                  const std::vector<std::string>& keep_prefixes = {});
 
 }  // namespace crunet

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crunet/data/loader.h"
 #include "crunet/dist/process_group.h"
@@ -44,6 +45,11 @@ EvalResult evaluate(models::Network& model, data::DataLoader& loader, const Devi
 
 struct TrainerOptions {
   std::string resume;                     // "", "auto" (newest valid checkpoint) or a path
+  // Weights to start from instead of the random initialisation (fine-tuning; crunet-train
+  // --init); a checkpoint that is resumed replaces them. Names starting with one of
+  // `init_keep` keep their random initialisation (a new classifier: "fc.").
+  std::string init_weights;
+  std::vector<std::string> init_keep;
   std::function<bool()> stop_requested;   // polled after every update (SIGINT/SIGTERM)
   bool console = true;                    // log to the console as well as to the run's file
   // The data-parallel group; empty: dist::world() (a group of one without a launcher).
