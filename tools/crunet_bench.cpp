@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
     std::vector<std::int64_t> label_values(static_cast<std::size_t>(batch));
     for (std::int64_t i = 0; i < batch; ++i) label_values[static_cast<std::size_t>(i)] = i % spec.classes;
     const Tensor labels = from_int64_vector(label_values, {batch}, device);
-    optim::SGD sgd(model->named_parameters(), optim::SGDOptions{0.01, 0.9, true, 5e-4, true});
+    optim::SGD sgd(model->named_parameters(), optim::SGDOptions{0.01, 0.9, true, 5e-4, optim::WeightDecayScope::All});
 
     double train_seconds = 0, infer_seconds = 0;
     if (!infer_only) {

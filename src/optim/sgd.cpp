@@ -8,10 +8,33 @@
 namespace crunet::optim {
 namespace {
 
-// BN weights/biases and biases are the 1-D parameters.
-bool is_norm_or_bias(const Tensor& parameter) { return parameter.dim() <= 1; }
+// A bias (of a conv, a linear layer, or a BN's beta) is a parameter named "bias".
+bool is_bias(const std::string& name) {
+  const std::string suffix = "bias";
+  const bool ends_with = name.size() >= suffix.size() &&
+                         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return ends_with && (name.size() == suffix.size() || name[name.size() - suffix.size() - 1] == '.');
+}
 
 }  // namespace
+
+std::string weight_decay_scope_name(WeightDecayScope scope) {
+  switch (scope) {
+    case WeightDecayScope::All: return "all";
+    case WeightDecayScope::WeightsAndGammas: return "weights_and_gammas";
+    case WeightDecayScope::Weights: return "weights";
+  }
+  return "all";
+}
+
+bool decays(WeightDecayScope scope, const std::string& name, const Tensor& parameter) {
+  switch (scope) {
+    case WeightDecayScope::All: return true;
+    case WeightDecayScope::WeightsAndGammas: return !is_bias(name);
+    case WeightDecayScope::Weights: return parameter.dim() > 1;
+  }
+  return true;
+}
 
 SGD::SGD(std::vector<nn::NamedTensor> parameters, const SGDOptions& options) : options_(options) {
   if (!(options.lr >= 0) || !(options.momentum >= 0) || !(options.weight_decay >= 0)) {
@@ -24,8 +47,7 @@ SGD::SGD(std::vector<nn::NamedTensor> parameters, const SGDOptions& options) : o
     if (!parameter.requires_grad()) {
       throw ValueError("SGD: parameter '" + name + "' does not require grad");
     }
-    slots_.push_back(Slot{name, parameter, Tensor(),
-                          options.decay_norm_and_bias || !is_norm_or_bias(parameter)});
+    slots_.push_back(Slot{name, parameter, Tensor(), decays(options.decay, name, parameter)});
   }
 }
 

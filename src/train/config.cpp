@@ -21,7 +21,8 @@ using config::YamlReader;
 // (tests/train/config_keys_test.cpp) sees exactly what the parser accepts.
 const std::vector<std::string> kTopKeys = {"model", "data", "optim", "schedule", "train", "output"};
 const std::vector<std::string> kOptimKeys = {"lr", "momentum", "nesterov", "weight_decay",
-                                             "decay_norm_and_bias"};
+                                             "decay"};
+const std::vector<std::string> kDecayScopes = {"all", "weights_and_gammas", "weights"};
 const std::vector<std::string> kScheduleKeys = {"type", "warmup_epochs", "warmup_start",
                                                 "step_epochs", "gamma", "milestones", "min_lr",
                                                 "patience", "threshold"};
@@ -70,13 +71,28 @@ void apply_override(YAML::Node document, const std::string& path, const std::str
 }
 
 optim::SGDOptions parse_optimizer(const YamlReader& r) {
+  if (r.has("decay_norm_and_bias")) {  // the key of earlier versions
+    r.report("decay_norm_and_bias",
+             "was replaced by decay: all | weights_and_gammas | weights (true was 'all', false "
+             "was 'weights')");
+  }
   r.check_keys(kOptimKeys);
   optim::SGDOptions o;
   o.lr = r.number("lr", o.lr);
   o.momentum = r.number("momentum", o.momentum);
   o.nesterov = r.boolean("nesterov", o.nesterov);
   o.weight_decay = r.number("weight_decay", o.weight_decay);
-  o.decay_norm_and_bias = r.boolean("decay_norm_and_bias", o.decay_norm_and_bias);
+  const std::string scope = r.text("decay", optim::weight_decay_scope_name(o.decay));
+  if (scope == "all") {
+    o.decay = optim::WeightDecayScope::All;
+  } else if (scope == "weights_and_gammas") {
+    o.decay = optim::WeightDecayScope::WeightsAndGammas;
+  } else if (scope == "weights") {
+    o.decay = optim::WeightDecayScope::Weights;
+  } else {
+    r.report("decay", "unknown scope '" + scope + "' (known: all, weights_and_gammas, weights)" +
+                          config::did_you_mean(scope, kDecayScopes));
+  }
   if (!(o.lr > 0)) r.report("lr", "must be positive, got " + std::to_string(o.lr));
   if (!(o.momentum >= 0 && o.momentum < 1)) r.report("momentum", "must be in [0, 1)");
   if (!(o.weight_decay >= 0)) r.report("weight_decay", "must not be negative");

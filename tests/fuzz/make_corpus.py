@@ -241,7 +241,7 @@ data:
     size: 224
     interpolation: cubic
   eval: {resize: 256, size: 224, interpolation: linear}
-optim: {lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.0005, decay_norm_and_bias: false}
+optim: {lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.0005, decay: weights_and_gammas}
 schedule:
   type: multistep
   warmup_epochs: 1

@@ -374,7 +374,7 @@ std::vector<float> train_tiny(train::Precision precision, int steps) {
   net->push_back(std::make_shared<nn::GlobalAvgPool>());
   net->push_back(std::make_shared<nn::Linear>(8, 4));
   net->to(kGpu);
-  optim::SGD sgd(net->named_parameters(), optim::SGDOptions{0.2, 0.0, false, 0.0, false});
+  optim::SGD sgd(net->named_parameters(), optim::SGDOptions{0.2, 0.0, false, 0.0, optim::WeightDecayScope::Weights});
   const Tensor images = randn({16, 3, 8, 8}, 31).to(kGpu);
   std::vector<std::int64_t> labels(16);
   for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int64_t>(i % 4);

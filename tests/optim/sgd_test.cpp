@@ -1,4 +1,5 @@
 #include <cmath>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -13,7 +14,7 @@ void check_rule(bool nesterov, double momentum, double wd) {
   const std::vector<std::vector<float>> grads{{0.1f, 0.2f, -0.3f}, {-0.5f, 0.0f, 0.25f},
                                               {0.3f, -0.1f, 0.05f}};
   Tensor p = from_vector(start, {3}).requires_grad(true);
-  optim::SGD sgd({{"p", p}}, optim::SGDOptions{0.1, momentum, nesterov, wd, true});
+  optim::SGD sgd({{"p", p}}, optim::SGDOptions{0.1, momentum, nesterov, wd, optim::WeightDecayScope::All});
   std::vector<double> expected(start.begin(), start.end()), buf(3, 0.0);
   for (std::size_t step = 0; step < grads.size(); ++step) {
     p.set_grad(from_vector(grads[step], {3}));
@@ -35,7 +36,8 @@ TEST(SGD, NoMomentum) { check_rule(false, 0.0, 1e-2); }
 TEST(SGD, SkipsParametersWithoutGradientAndCanSpareNormsFromDecay) {
   Tensor w = ones({2, 2}).requires_grad(true);
   Tensor b = ones({2}).requires_grad(true);
-  optim::SGD sgd({{"w", w}, {"b", b}}, optim::SGDOptions{1.0, 0.0, false, 0.5, false});
+  optim::SGD sgd({{"w", w}, {"b", b}},
+                 optim::SGDOptions{1.0, 0.0, false, 0.5, optim::WeightDecayScope::Weights});
   b.set_grad(zeros({2}));
   sgd.step();
   EXPECT_EQ(w.to_vector(), std::vector<float>(4, 1.0f));  // no gradient: untouched
@@ -43,6 +45,35 @@ TEST(SGD, SkipsParametersWithoutGradientAndCanSpareNormsFromDecay) {
   w.set_grad(zeros({2, 2}));
   sgd.step();
   EXPECT_EQ(w.to_vector(), std::vector<float>(4, 0.5f));  // decayed
+}
+
+// Which parameter of a conv + BN + linear net each scope decays, by its state-dict name: with a
+// zero gradient, a decayed parameter moves (p -= lr * wd * p) and a spared one stays.
+TEST(SGD, DecayScopesFollowMXNetNamesForWeightsAndGammas) {
+  const struct {
+    optim::WeightDecayScope scope;
+    std::set<std::string> decayed;
+  } cases[] = {
+      {optim::WeightDecayScope::All,
+       {"conv.weight", "bn.weight", "bn.bias", "fc.weight", "fc.bias", "cru.w3"}},
+      {optim::WeightDecayScope::WeightsAndGammas,
+       {"conv.weight", "bn.weight", "fc.weight", "cru.w3"}},
+      {optim::WeightDecayScope::Weights, {"conv.weight", "fc.weight", "cru.w3"}},
+  };
+  for (const auto& c : cases) {
+    std::vector<nn::NamedTensor> parameters = {
+        {"conv.weight", ones({2, 1, 3, 3})}, {"bn.weight", ones({2})}, {"bn.bias", ones({2})},
+        {"fc.weight", ones({3, 2})},         {"fc.bias", ones({3})},   {"cru.w3", ones({2, 1, 3, 3})}};
+    for (auto& [name, p] : parameters) p.requires_grad(true);
+    optim::SGD sgd(parameters, optim::SGDOptions{1.0, 0.0, false, 0.5, c.scope});
+    for (auto& [name, p] : parameters) p.set_grad(zeros_like(p));
+    sgd.step();
+    for (const auto& [name, p] : parameters) {
+      const float expected = c.decayed.count(name) ? 0.5f : 1.0f;
+      EXPECT_EQ(p.to_vector()[0], expected)
+          << name << " under " << optim::weight_decay_scope_name(c.scope);
+    }
+  }
 }
 
 TEST(SGD, MomentumStateRoundTrips) {

@@ -78,6 +78,22 @@ TEST(TrainConfig, OutOfRangeAndWrongTypes) {
   EXPECT_NE(m.find("did you mean 'crunet56'"), std::string::npos) << m;
 }
 
+TEST(TrainConfig, WeightDecayScope) {
+  EXPECT_EQ(train::load_train_config(write_config(kConfig)).optimizer.decay,
+            optim::WeightDecayScope::All);
+  const train::TrainConfig mxnet = train::load_train_config(
+      write_config(replaced(kConfig, "lr: 0.1", "lr: 0.1\n  decay: weights_and_gammas")));
+  EXPECT_EQ(mxnet.optimizer.decay, optim::WeightDecayScope::WeightsAndGammas);
+  std::string m = error_of(replaced(kConfig, "lr: 0.1", "lr: 0.1\n  decay: weight"));
+  EXPECT_NE(m.find("config.yaml:8: optim.decay: unknown scope 'weight'"), std::string::npos) << m;
+  EXPECT_NE(m.find("did you mean 'weights'?"), std::string::npos) << m;
+  m = error_of(replaced(kConfig, "lr: 0.1", "lr: 0.1\n  decay_norm_and_bias: false"));
+  EXPECT_NE(m.find("config.yaml:8: optim.decay_norm_and_bias: was replaced by decay: all | "
+                   "weights_and_gammas | weights"),
+            std::string::npos)
+      << m;
+}
+
 TEST(TrainConfig, OverridesApplyAndAreChecked) {
   const train::TrainConfig config =
       train::load_train_config(write_config(kConfig), {"optim.lr=0.05", "train.seed=7"});

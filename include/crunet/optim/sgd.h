@@ -10,13 +10,26 @@
 
 namespace crunet::optim {
 
+// The parameters weight decay applies to.
+//   All:              every parameter (PyTorch's SGD default).
+//   WeightsAndGammas: conv/linear weights and BN weights (gamma), not BN biases (beta) or biases:
+//                     MXNet's rule (wd_mult 0 unless the name ends in _weight or _gamma), and so
+//                     the paper's.
+//   Weights:          conv/linear weights only (the 1-D parameters are left alone).
+enum class WeightDecayScope { All, WeightsAndGammas, Weights };
+
+// "all", "weights_and_gammas", "weights".
+std::string weight_decay_scope_name(WeightDecayScope scope);
+// Whether the scope decays this parameter (its state-dict name and its tensor).
+bool decays(WeightDecayScope scope, const std::string& name, const Tensor& parameter);
+
 struct SGDOptions {
   double lr = 0.1;
   double momentum = 0.9;
   bool nesterov = true;
   double weight_decay = 5e-4;
-  // Apply weight decay to BN weights/biases and FC bias as well (MXNet, and so the paper, does).
-  bool decay_norm_and_bias = true;
+  // Which parameters weight decay applies to.
+  WeightDecayScope decay = WeightDecayScope::All;
 };
 
 class SGD {
