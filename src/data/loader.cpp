@@ -1,10 +1,10 @@
 // The loader. Each worker thread claims the next batch number, builds the whole batch (decode,
 // augment, copy into the batch tensor) and files it under its number; next() hands the batches
 // out in number order. A batch is claimed only while fewer than max(prefetch_batches, workers)
-// are in flight or waiting, which bounds memory and keeps every worker busy. A batch's content is a function of (seed, epoch, rank, batch
-// number) alone: the epoch's order comes from a Generator seeded by (seed, epoch), each sample's
-// augmentation from one seeded by (seed, epoch, sample index), and a bad sample's stand-in from
-// the sample index. So the worker count and thread scheduling never change a bit of it.
+// are in flight or waiting, which bounds memory and keeps every worker busy. A batch's content
+// is a function of (seed, epoch, rank, batch number) alone: the epoch's order comes from a
+// Generator seeded by (seed, epoch), each sample's augmentation from one seeded by (seed, epoch,
+// sample index), and a bad sample's stand-in from the sample index. So the worker count and thread scheduling never change a bit of it.
 #include "crunet/data/loader.h"
 
 #include <spdlog/spdlog.h>

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include "crunet/data.h"
@@ -351,6 +354,47 @@ TEST(Loader, ImageFolderWithBrokenFilesKeepsGoing) {
     EXPECT_EQ(log.find(name, at + 1), std::string::npos) << log;
   }
   EXPECT_EQ(loader.bad_samples().size(), 2u);
+}
+
+// A dataset whose get() waits until `expected` calls are running at once (or a timeout passes),
+// and records the most it saw: it proves every worker has a batch to build.
+class RendezvousDataset : public SyntheticDataset {
+ public:
+  RendezvousDataset(std::int64_t size, int expected)
+      : SyntheticDataset(size), expected_(expected) {}
+  Example get(std::int64_t index) const override {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ++running_;
+      most_running_ = std::max(most_running_, running_);
+      changed_.notify_all();
+      changed_.wait_for(lock, std::chrono::seconds(10),
+                        [&] { return most_running_ >= expected_; });
+      --running_;
+    }
+    return SyntheticDataset::get(index);
+  }
+  int most_running() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return most_running_;
+  }
+
+ private:
+  int expected_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  mutable int running_ = 0, most_running_ = 0;
+};
+
+TEST(Loader, EveryWorkerBuildsABatchEvenWithFewerPrefetchBatches) {
+  // 4 workers, prefetch_batches 1: the paper configs' workers 8 / prefetch 4 in small.
+  auto dataset = std::make_shared<RendezvousDataset>(16, 4);
+  LoaderOptions o = options(1, 4, false);
+  o.prefetch_batches = 1;
+  DataLoader loader(dataset, small_augmentation(), o);
+  const std::vector<Plain> batches = epoch(loader, 0);
+  EXPECT_EQ(batches.size(), 16u);
+  EXPECT_EQ(dataset->most_running(), 4) << "fewer workers than configured were decoding at once";
 }
 
 }  // namespace
