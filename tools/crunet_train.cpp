@@ -39,7 +39,9 @@ int main(int argc, char** argv) {
                  "(repeatable; fc. for a new classifier)")
       ->needs("--init");
   app.add_option("--output", output, "run folder (default: the config's output.dir)");
-  app.add_flag("--dry-run", dry_run, "build the model and the data pipeline, report, and stop");
+  app.add_flag("--dry-run", dry_run,
+               "check the config, data, lists, model and memory, report, and stop; writes nothing "
+               "and runs without the GPU a cuda config names");
   const int status = crunet::tools::run_tool(app, argc, argv, [&] {
     group = crunet::dist::world();
     crunet::train::TrainConfig config = crunet::train::load_train_config(config_path, overrides);
@@ -55,9 +57,11 @@ int main(int argc, char** argv) {
     options.init_keep = init_keep;
     options.stop_requested = [] { return stop_signal != 0; };
     options.group = group;
+    options.dry_run = dry_run;
     crunet::train::Trainer trainer(std::move(config), options);
     if (dry_run) {
-      std::cout << "dry run: model, data and run folder are ready; nothing was trained\n";
+      std::cout << "dry run: config, data, class counts and model check out; nothing was trained "
+                   "and nothing was written\n";
       return 0;
     }
     const crunet::train::TrainResult result = trainer.run();

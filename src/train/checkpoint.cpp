@@ -67,6 +67,8 @@ nlohmann::json state_to_json(const TrainerState& s) {
   return {{"epoch", s.epoch}, {"step_in_epoch", s.step_in_epoch}, {"global_step", s.global_step},
           {"epoch_loss_sum", s.epoch_loss_sum}, {"epoch_correct", s.epoch_correct},
           {"epoch_seen", s.epoch_seen}, {"epoch_seconds", s.epoch_seconds},
+          {"world_size", s.world_size}, {"batch_size", s.batch_size}, {"accumulate", s.accumulate},
+          {"best_top1", s.best_top1}, {"best_epoch", s.best_epoch},
           {"generator_state", s.generator_state}, {"schedule_state", s.schedule_state},
           {"history", history}};
 }
@@ -80,6 +82,12 @@ TrainerState state_from_json(const nlohmann::json& j) {
   s.epoch_correct = j.at("epoch_correct").get<std::int64_t>();
   s.epoch_seen = j.at("epoch_seen").get<std::int64_t>();
   s.epoch_seconds = j.at("epoch_seconds").get<double>();
+  // Checkpoints written before these fields existed read as "layout unknown, no best yet".
+  s.world_size = j.value("world_size", std::int64_t{1});
+  s.batch_size = j.value("batch_size", std::int64_t{0});
+  s.accumulate = j.value("accumulate", std::int64_t{1});
+  s.best_top1 = j.value("best_top1", -1.0);
+  s.best_epoch = j.value("best_epoch", std::int64_t{0});
   s.generator_state = j.at("generator_state").get<std::string>();
   s.schedule_state = j.at("schedule_state").get<std::string>();
   for (const auto& r : j.at("history")) {
@@ -200,6 +208,19 @@ std::string checkpoint_path(const std::string& folder, std::int64_t global_step)
   std::snprintf(name, sizeof name, "checkpoint-%09lld.safetensors",
                 static_cast<long long>(global_step));
   return (fs::path(folder) / name).string();
+}
+
+std::string best_checkpoint_path(const std::string& folder) {
+  return (fs::path(folder) / "best.safetensors").string();
+}
+
+void keep_as_best(const std::string& checkpoint, const std::string& best) {
+  const std::string temporary = best + ".tmp";
+  std::error_code error;
+  fs::remove(temporary, error);
+  fs::create_hard_link(checkpoint, temporary, error);
+  if (error) fs::copy_file(checkpoint, temporary, fs::copy_options::overwrite_existing);
+  fs::rename(temporary, best);
 }
 
 void save_checkpoint(const std::string& path, const nn::Module& model, const optim::SGD& optimizer,

@@ -1,6 +1,7 @@
 #include "crunet/train/config.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
@@ -146,6 +147,48 @@ optim::ScheduleOptions parse_schedule(const YamlReader& r, double base_lr, doubl
   return s;
 }
 
+// train.checkpoint_every: an integer (updates) or a wall time with its unit ("30min", "2h",
+// "90s"), which preemptible clusters want: the time lost to a kill is bounded in minutes whatever
+// the speed of an update.
+void parse_checkpoint_every(const YamlReader& r, LoopOptions& o) {
+  if (!r.has("checkpoint_every")) return;
+  if (!r.node("checkpoint_every").IsScalar()) {
+    r.report("checkpoint_every", "expected a number of updates (500) or a wall time (30min)");
+    return;
+  }
+  const std::string text = r.text("checkpoint_every");
+  const char* begin = text.c_str();
+  char* end = nullptr;
+  const double value = std::strtod(begin, &end);
+  std::string unit(end);
+  unit.erase(0, unit.find_first_not_of(' '));
+  const std::vector<std::pair<std::string, double>> units = {
+      {"s", 1}, {"sec", 1}, {"min", 60}, {"m", 60}, {"h", 3600}};
+  const std::string expected =
+      "expected a number of updates (500) or a wall time with its unit (30min, 2h, 90s), not '" +
+      text + "'";
+  if (end == begin || !std::isfinite(value) || value < 0) {
+    r.report("checkpoint_every", expected);
+    return;
+  }
+  if (unit.empty()) {
+    if (value != std::floor(value)) {
+      r.report("checkpoint_every", "a number of updates must be a whole number; " + expected);
+      return;
+    }
+    o.checkpoint_every = static_cast<std::int64_t>(value);
+    return;
+  }
+  for (const auto& [name, seconds] : units) {
+    if (unit == name) {
+      o.checkpoint_every_seconds = value * seconds;
+      if (!(o.checkpoint_every_seconds > 0)) r.report("checkpoint_every", "must be positive");
+      return;
+    }
+  }
+  r.report("checkpoint_every", "unknown unit '" + unit + "' (s, min, h); " + expected);
+}
+
 LoopOptions parse_loop(const YamlReader& r) {
   r.check_keys(kTrainKeys);
   LoopOptions o;
@@ -158,7 +201,7 @@ LoopOptions parse_loop(const YamlReader& r) {
   o.label_smoothing = smoothing >= 0 && smoothing < 1 ? static_cast<float>(smoothing) : -1.0f;
   o.log_every = r.integer("log_every", o.log_every);
   o.eval_every = r.integer("eval_every", o.eval_every);
-  o.checkpoint_every = r.integer("checkpoint_every", o.checkpoint_every);
+  parse_checkpoint_every(r, o);
   o.keep_checkpoints = r.integer("keep_checkpoints", o.keep_checkpoints);
   o.sync_bn = r.boolean("sync_bn", o.sync_bn);
   o.dist_timeout_s = r.number("dist_timeout_s", o.dist_timeout_s);
@@ -194,7 +237,6 @@ LoopOptions parse_loop(const YamlReader& r) {
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) r.report("label_smoothing", "must be in [0, 1)");
   if (o.log_every <= 0) r.report("log_every", "must be a positive integer");
   if (o.eval_every <= 0) r.report("eval_every", "must be a positive integer");
-  if (o.checkpoint_every < 0) r.report("checkpoint_every", "must not be negative");
   if (o.keep_checkpoints <= 0) r.report("keep_checkpoints", "must be a positive integer");
   if (!(o.dist_timeout_s > 0) || !std::isfinite(o.dist_timeout_s)) {
     r.report("dist_timeout_s", "must be a positive number of seconds");

@@ -18,6 +18,8 @@
 #include "crunet/autograd/grad_mode.h"
 #include "crunet/core/rng.h"
 #include "crunet/dist/data_parallel.h"
+#include "crunet/dist/device_binding.h"
+#include "crunet/models/summary.h"
 #include "crunet/nn/weights.h"
 #include "crunet/ops/cross_entropy.h"
 #include "crunet/train/checkpoint.h"
@@ -34,13 +36,13 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Rank 0 logs to the console and the run folder's train.log; other ranks log their warnings and
-// errors to the console only, tagged with their rank.
+// Rank 0 logs to the console and the run folder's train.log (not in a dry run); other ranks log
+// their warnings and errors to the console only, tagged with their rank.
 std::shared_ptr<spdlog::logger> make_logger(const std::string& folder, bool console,
-                                            const dist::ProcessGroup& group) {
+                                            const dist::ProcessGroup& group, bool log_file) {
   std::vector<spdlog::sink_ptr> sinks;
   if (console) sinks.push_back(std::make_shared<spdlog::sinks::stdout_color_sink_mt>());
-  if (group.is_main()) {
+  if (group.is_main() && log_file) {
     sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(
         (fs::path(folder) / "train.log").string()));
   }
@@ -55,34 +57,54 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& folder, bool cons
   return logger;
 }
 
-// train.device "cuda" in a data-parallel run is the GPU of the local rank; "cuda:N" is taken as
-// written.
+// train.device "cuda" is the GPU of the process's local rank among those it sees
+// (dist::local_gpu_index); "cuda:N" is taken as written. A machine without a GPU keeps "cuda"
+// (the constructor reports it).
 Device training_device(const std::string& text, const dist::ProcessGroup& group) {
   Device device = Device::parse(text);
-  if (device.is_cuda() && text == "cuda" && group.world_size() > 1) {
-    device = Device::cuda(group.local_rank());
+  if (device.is_cuda() && text == "cuda" && cuda_device_count() > 0) {
+    device = Device::cuda(
+        dist::local_gpu_index(cuda_device_count(), group.local_rank(), group.local_size()));
   }
   return device;
 }
 
+// "2h05m", "3m12s", "41s".
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const long long total = std::llround(seconds);
+  char text[32];
+  if (total >= 3600) {
+    std::snprintf(text, sizeof text, "%lldh%02lldm", total / 3600, total % 3600 / 60);
+  } else if (total >= 60) {
+    std::snprintf(text, sizeof text, "%lldm%02llds", total / 60, total % 60);
+  } else {
+    std::snprintf(text, sizeof text, "%llds", total);
+  }
+  return text;
+}
+
 // A one-line progress bar, redrawn in place, when the console is a terminal.
 void draw_progress(std::int64_t epoch, std::int64_t epochs, std::int64_t step, std::int64_t steps,
-                   double loss, double accuracy, double rate) {
+                   double loss, double accuracy, double rate, std::pair<double, double> eta) {
   const int width = 24;
   const int filled = static_cast<int>(width * step / std::max<std::int64_t>(steps, 1));
   std::string bar(static_cast<std::size_t>(filled), '#');
   bar.resize(width, '.');
-  std::fprintf(stdout, "\repoch %lld/%lld [%s] %lld/%lld loss %.4f top-1 %.2f%% %.0f img/s   ",
+  std::fprintf(stdout,
+               "\repoch %lld/%lld [%s] %lld/%lld loss %.4f top-1 %.2f%% %.0f img/s ETA epoch %s "
+               "run %s   ",
                static_cast<long long>(epoch), static_cast<long long>(epochs), bar.c_str(),
                static_cast<long long>(step), static_cast<long long>(steps), loss, 100 * accuracy,
-               rate);
+               rate, format_duration(eta.first).c_str(), format_duration(eta.second).c_str());
   std::fflush(stdout);
 }
 
 }  // namespace
 
 EvalResult evaluate(models::Network& model, data::DataLoader& loader, const Device& device,
-                    dist::ProcessGroup* group, Precision precision) {
+                    dist::ProcessGroup* group, Precision precision,
+                    const std::function<bool()>& stop) {
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard no_grad;
@@ -92,7 +114,8 @@ EvalResult evaluate(models::Network& model, data::DataLoader& loader, const Devi
   const auto start = Clock::now();
   loader.start_epoch(0);
   data::Batch batch;
-  while (loader.next(batch)) {
+  bool interrupted = false;
+  while (!(interrupted = stop && stop()) && loader.next(batch)) {
     const Tensor labels = batch.labels.to(device);
     Tensor logits;
     {
@@ -108,19 +131,26 @@ EvalResult evaluate(models::Network& model, data::DataLoader& loader, const Devi
   model.train(was_training);
   if (group != nullptr && group->world_size() > 1) {
     // Sums, not averages of averages: shards differ in size when the set does not divide evenly.
+    // The interrupted flags are summed too: one process stopped makes the result void for all.
     std::vector<double> sums{loss_sum, static_cast<double>(top1), static_cast<double>(top5),
-                             static_cast<double>(result.samples)};
+                             static_cast<double>(result.samples), interrupted ? 1.0 : 0.0};
     group->all_reduce(sums, dist::ReduceOp::Sum);
     loss_sum = sums[0];
     top1 = static_cast<std::int64_t>(std::llround(sums[1]));
     top5 = static_cast<std::int64_t>(std::llround(sums[2]));
     result.samples = static_cast<std::int64_t>(std::llround(sums[3]));
+    interrupted = sums[4] > 0;
+  }
+  result.seconds = seconds_since(start);
+  if (interrupted) {
+    result.interrupted = true;
+    return result;
   }
   if (result.samples == 0) throw RuntimeError("evaluation: the validation set is empty");
   result.loss = loss_sum / static_cast<double>(result.samples);
   result.top1 = static_cast<double>(top1) / static_cast<double>(result.samples);
   result.top5 = static_cast<double>(top5) / static_cast<double>(result.samples);
-  result.images_per_s = static_cast<double>(result.samples) / std::max(seconds_since(start), 1e-9);
+  result.images_per_s = static_cast<double>(result.samples) / std::max(result.seconds, 1e-9);
   return result;
 }
 
@@ -129,7 +159,9 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
       group_(options_.group ? options_.group : dist::world()), main_(group_->is_main()),
       device_(training_device(config_.loop.device, *group_)) {
   group_->set_timeout(config_.loop.dist_timeout_s);
-  if (device_.is_cuda() && !cuda_is_available()) {
+  // A dry run on a login node checks a GPU config without the GPU: the model is built on the CPU.
+  const bool no_gpu_here = device_.is_cuda() && !cuda_is_available();
+  if (no_gpu_here && !options_.dry_run) {
     throw UserError(config_.path + ": train.device is " + device_.str() +
                     " but this machine has no usable CUDA GPU");
   }
@@ -139,8 +171,16 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     // The node's cores shared among its processes, not each process using them all.
     omp_set_num_threads(std::max(1, omp_get_num_procs() / group_->local_size()));
   }
-  if (main_) fs::create_directories(fs::path(config_.output_dir) / "checkpoints");
-  log_ = make_logger(config_.output_dir, options_.console, *group_);
+  if (main_ && !options_.dry_run) {
+    fs::create_directories(fs::path(config_.output_dir) / "checkpoints");
+  }
+  log_ = make_logger(config_.output_dir, options_.console, *group_, !options_.dry_run);
+  if (no_gpu_here) {
+    log_->warn("dry run: train.device {}: no CUDA GPU on this machine; everything else is "
+               "checked on the CPU (the run itself needs the GPU)",
+               config_.loop.device);
+    device_ = Device::cpu();
+  }
 
   manual_seed(config_.loop.seed);
   model_ = models::build(config_.model);
@@ -200,6 +240,13 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
                config_.loop.sync_bn ? "SyncBN" : "BN statistics per process");
   }
 
+  state_.world_size = group_->world_size();
+  state_.batch_size = config_.data.batch_size;
+  state_.accumulate = config_.loop.accumulate;
+  if (options_.dry_run) {
+    report_dry_run();
+    return;
+  }
   // Rank 0 picks the checkpoint; every rank loads that file (a folder all of them see).
   std::string resume = options_.resume;
   if (resume == "auto") {
@@ -211,12 +258,39 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
     group_->broadcast(resume);
   }
   if (!resume.empty()) resume_from(resume);
+  last_checkpoint_time_ = Clock::now();
+}
+
+void Trainer::report_dry_run() const {
+  const models::ModelSummary summary = models::summarize(*model_);
+  const double parameter_mib = static_cast<double>(summary.parameters) * 4 / 1048576.0;
+  // Weights, gradients and momentum in float32, and the activations a step keeps for backward.
+  const double activation_mib =
+      static_cast<double>(summary.activation_bytes(config_.data.batch_size)) / 1048576.0;
+  log_->info("dry run: memory per process (estimate): {:.0f} MiB of weights, gradients and "
+             "momentum + {:.0f} MiB of activations at batch {} (float32) = {:.0f} MiB",
+             3 * parameter_mib, activation_mib, config_.data.batch_size,
+             3 * parameter_mib + activation_mib);
+  log_->info("dry run: {} updates per epoch, {} epochs; the run folder would be {}",
+             train_loader_->batches_per_epoch() / config_.loop.accumulate, config_.loop.epochs,
+             config_.output_dir);
 }
 
 Trainer::~Trainer() = default;
 
 void Trainer::resume_from(const std::string& path) {
   state_ = load_checkpoint(path, *model_, *optimizer_);
+  check_resume_layout(path);
+  const std::int64_t written_by = state_.world_size * state_.batch_size * state_.accumulate;
+  state_.world_size = group_->world_size();
+  state_.batch_size = config_.data.batch_size;
+  state_.accumulate = config_.loop.accumulate;
+  if (written_by > 0 && written_by != state_.world_size * state_.batch_size * state_.accumulate) {
+    log_->warn("the global batch changes from {} to {} images per update at this epoch boundary "
+               "(optim.lr is as configured: scale it with the batch if that was not meant)",
+               written_by, state_.world_size * state_.batch_size * state_.accumulate);
+  }
+  truncate_metrics_to_state();
   if (!main_) {
     // The saved running sums are the whole group's; rank 0 carries them on (see write_checkpoint).
     state_.epoch_loss_sum = 0;
@@ -227,6 +301,75 @@ void Trainer::resume_from(const std::string& path) {
   if (!state_.schedule_state.empty()) schedule_->set_state(state_.schedule_state);
   log_->info("resumed from {}: epoch {}, update {} of the epoch ({} in all)", path, state_.epoch + 1,
              state_.step_in_epoch, state_.global_step);
+}
+
+void Trainer::check_resume_layout(const std::string& path) const {
+  // Rank r reads every world_size-th sample of the epoch's shuffle, so where an epoch stopped is
+  // a position in that shuffle only for the layout that wrote it. At an epoch boundary nothing
+  // is in progress and any layout continues exactly.
+  const bool same = state_.batch_size == 0 ||
+                    (state_.world_size == group_->world_size() &&
+                     state_.batch_size == config_.data.batch_size &&
+                     state_.accumulate == config_.loop.accumulate);
+  if (same || state_.step_in_epoch == 0) return;
+  throw UserError(
+      path + ": written mid-epoch (epoch " + std::to_string(state_.epoch + 1) + ", update " +
+      std::to_string(state_.step_in_epoch) + ") by " + std::to_string(state_.world_size) +
+      " process(es) x data.batch_size " + std::to_string(state_.batch_size) +
+      " x train.accumulate " + std::to_string(state_.accumulate) + "; this run has " +
+      std::to_string(group_->world_size()) + " x " + std::to_string(config_.data.batch_size) +
+      " x " + std::to_string(config_.loop.accumulate) +
+      ". The rest of that epoch cannot be continued exactly with another layout: resume with "
+      "the same one, or from a checkpoint written at the end of an epoch (best.safetensors is "
+      "one)");
+}
+
+void Trainer::truncate_metrics_to_state() {
+  if (!main_) return;
+  const fs::path path = fs::path(config_.output_dir) / "metrics.jsonl";
+  std::ifstream in(path);
+  if (!in) return;
+  // Kept: step records up to the checkpoint's update, epoch records of finished epochs. A line
+  // cut short by a kill does not parse and goes too.
+  std::vector<std::string> kept;
+  std::int64_t dropped = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+    bool keep = false;
+    if (record.is_object() && record.contains("kind") && record.contains("global_step")) {
+      const std::string kind = record["kind"].is_string() ? record["kind"].get<std::string>() : "";
+      const std::int64_t step = record["global_step"].is_number_integer()
+                                    ? record["global_step"].get<std::int64_t>()
+                                    : std::int64_t{-1};
+      if (kind == "epoch") {
+        keep = record.contains("epoch") && record["epoch"].is_number_integer() &&
+               record["epoch"].get<std::int64_t>() <= state_.epoch && step <= state_.global_step;
+      } else {
+        keep = step >= 0 && step <= state_.global_step;
+      }
+    }
+    if (keep) {
+      kept.push_back(line);
+    } else {
+      ++dropped;
+    }
+  }
+  in.close();
+  if (dropped == 0) return;
+  const fs::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    for (const std::string& line : kept) out << line << '\n';
+    if (!out) {
+      log_->warn("could not rewrite {}: its records after update {} stay duplicated", path.string(),
+                 state_.global_step);
+      return;
+    }
+  }
+  fs::rename(temporary, path);
+  log_->info("{}: {} record(s) written after update {} removed (they are written again)",
+             path.string(), dropped, state_.global_step);
 }
 
 void Trainer::append_metrics(const std::string& json_line) {
@@ -247,18 +390,38 @@ void Trainer::global_epoch_sums(double& loss_sum, std::int64_t& correct, std::in
   seen = static_cast<std::int64_t>(std::llround(sums[2]));
 }
 
-bool Trainer::stop_requested() {
-  const bool here = options_.stop_requested && options_.stop_requested();
+Trainer::Requests Trainer::poll_requests() {
+  Requests here;
+  here.stop = options_.stop_requested && options_.stop_requested();
+  here.checkpoint = config_.loop.checkpoint_every_seconds > 0 &&
+                    seconds_since(last_checkpoint_time_) >= config_.loop.checkpoint_every_seconds;
   if (group_->world_size() == 1) return here;
-  // A signal reaches the processes at different updates; they stop together, at the same one.
-  std::vector<double> flag{here ? 1.0 : 0.0};
-  group_->all_reduce(flag, dist::ReduceOp::Max);
-  return flag[0] > 0;
+  // A signal (or a timer) fires on the processes at different updates; they act together, at
+  // the same one.
+  std::vector<double> flags{here.stop ? 1.0 : 0.0, here.checkpoint ? 1.0 : 0.0};
+  group_->all_reduce(flags, dist::ReduceOp::Max);
+  return {flags[0] > 0, flags[1] > 0};
+}
+
+std::pair<double, double> Trainer::eta_seconds(std::int64_t steps_per_epoch) const {
+  if (state_.step_in_epoch == 0) return {NAN, NAN};
+  const double per_update = state_.epoch_seconds / static_cast<double>(state_.step_in_epoch);
+  const double epoch_left = per_update * static_cast<double>(steps_per_epoch - state_.step_in_epoch);
+  const std::int64_t epochs_after = config_.loop.epochs - state_.epoch - 1;
+  std::int64_t validations_left = 0;  // this epoch's included
+  for (std::int64_t e = state_.epoch + 1; e <= config_.loop.epochs; ++e) {
+    if (e % config_.loop.eval_every == 0 || e == config_.loop.epochs) ++validations_left;
+  }
+  const double run_left = epoch_left +
+                          per_update * static_cast<double>(steps_per_epoch * epochs_after) +
+                          last_validation_seconds_ * static_cast<double>(validations_left);
+  return {epoch_left, run_left};
 }
 
 void Trainer::write_checkpoint(TrainResult& result) {
   const std::string folder = (fs::path(config_.output_dir) / "checkpoints").string();
   result.checkpoint = checkpoint_path(folder, state_.global_step);
+  last_checkpoint_time_ = Clock::now();  // every process: the timer is polled on all of them
   if (group_->world_size() > 1) {
     // Rank 0 saves, so the others adopt its BN statistics (equal already with SyncBN) and the
     // running sums become the group's, held by rank 0: a resumed run continues identically.
@@ -281,7 +444,7 @@ void Trainer::write_checkpoint(TrainResult& result) {
   }
 }
 
-void Trainer::end_epoch(TrainResult& result, double lr) {
+bool Trainer::end_epoch(TrainResult& result, double lr) {
   EpochRecord record;
   record.epoch = state_.epoch + 1;
   double loss_sum = 0;
@@ -297,8 +460,10 @@ void Trainer::end_epoch(TrainResult& result, double lr) {
   if (record.epoch % config_.loop.eval_every == 0 || record.epoch == config_.loop.epochs) {
     // Validate the model that rank 0 will save: its BN statistics on every process.
     dist::broadcast_buffers(*group_, *model_);
-    const EvalResult eval =
-        evaluate(*model_, *val_loader_, device_, group_.get(), config_.loop.precision);
+    const EvalResult eval = evaluate(*model_, *val_loader_, device_, group_.get(),
+                                     config_.loop.precision, options_.stop_requested);
+    if (eval.interrupted) return false;
+    last_validation_seconds_ = eval.seconds;
     record.val_loss = eval.loss;
     record.val_top1 = eval.top1;
     record.val_top5 = eval.top5;
@@ -330,10 +495,28 @@ void Trainer::end_epoch(TrainResult& result, double lr) {
   state_.epoch_correct = 0;
   state_.epoch_seen = 0;
   state_.epoch_seconds = 0;
+  const bool best = record.val_top1 >= 0 && record.val_top1 > state_.best_top1;
+  if (best) {
+    state_.best_top1 = record.val_top1;
+    state_.best_epoch = record.epoch;
+  }
   write_checkpoint(result);
+  if (best && main_) {
+    const std::string best_path =
+        best_checkpoint_path((fs::path(config_.output_dir) / "checkpoints").string());
+    try {
+      keep_as_best(result.checkpoint, best_path);
+      log_->info("best validation top-1 so far ({:.2f}%, epoch {}): {}", 100 * state_.best_top1,
+                 state_.best_epoch, best_path);
+    } catch (const std::exception& e) {
+      log_->warn("could not keep {} as the best checkpoint: {}", result.checkpoint, e.what());
+    }
+  }
+  return true;
 }
 
 TrainResult Trainer::run() {
+  if (options_.dry_run) throw ValueError("Trainer::run: this trainer was made for a dry run");
   if (main_) {
     std::ofstream out(fs::path(config_.output_dir) / "config.yaml");
     out << config_.resolved_yaml;
@@ -343,7 +526,10 @@ TrainResult Trainer::run() {
   const std::int64_t steps_per_epoch = train_loader_->batches_per_epoch() / accumulate;
   const bool terminal = main_ && options_.console && isatty(fileno(stdout));
   const float backward_scale = 1.0f / static_cast<float>(accumulate);
-  double lr = schedule_->lr_at(static_cast<double>(state_.epoch));
+  // The rate of the update last taken (a resumed epoch's), as the epoch record reports it.
+  double lr = schedule_->lr_at(
+      static_cast<double>(state_.epoch) +
+      static_cast<double>(std::max<std::int64_t>(state_.step_in_epoch - 1, 0)) / steps_per_epoch);
   while (state_.epoch < config_.loop.epochs) {
     model_->train();
     train_loader_->start_epoch(state_.epoch, state_.step_in_epoch * accumulate);
@@ -409,23 +595,26 @@ TrainResult Trainer::run() {
                                       {"time", state_.epoch_seconds}}
                            .dump());
         if (!terminal) {
-          log_->info("epoch {}/{} update {}/{}: loss {:.4f} top-1 {:.2f}% lr {:.5f} {:.0f} img/s",
+          const std::pair<double, double> eta = eta_seconds(steps_per_epoch);
+          log_->info("epoch {}/{} update {}/{}: loss {:.4f} top-1 {:.2f}% lr {:.5f} {:.0f} img/s "
+                     "| ETA epoch {}, run {}",
                      state_.epoch + 1, config_.loop.epochs, state_.step_in_epoch, steps_per_epoch,
-                     running_loss, 100 * running_top1, lr, rate);
+                     running_loss, 100 * running_top1, lr, rate, format_duration(eta.first),
+                     format_duration(eta.second));
         }
       }
       if (terminal && (seconds_since(last_draw) > 0.25 || state_.step_in_epoch == steps_per_epoch)) {
         draw_progress(state_.epoch + 1, config_.loop.epochs, state_.step_in_epoch, steps_per_epoch,
-                      running_loss, running_top1, rate);
+                      running_loss, running_top1, rate, eta_seconds(steps_per_epoch));
         last_draw = now;
       }
-      if (config_.loop.checkpoint_every > 0 &&
-          state_.global_step % config_.loop.checkpoint_every == 0) {
-        write_checkpoint(result);
-      }
-      if (stop_requested()) {
+      const Requests requests = poll_requests();
+      const bool checkpoint_due = requests.checkpoint ||
+                                  (config_.loop.checkpoint_every > 0 &&
+                                   state_.global_step % config_.loop.checkpoint_every == 0);
+      if (checkpoint_due || requests.stop) write_checkpoint(result);
+      if (requests.stop) {
         if (terminal) std::fputs("\n", stdout);
-        write_checkpoint(result);
         log_->info("stopped by a signal at epoch {}, update {}; checkpoint {}; continue with "
                    "--resume auto",
                    state_.epoch + 1, state_.step_in_epoch, result.checkpoint);
@@ -434,7 +623,15 @@ TrainResult Trainer::run() {
       }
     }
     if (terminal) std::fputs("\n", stdout);
-    end_epoch(result, lr);
+    if (!end_epoch(result, lr)) {
+      // Stopped during validation: the epoch's training is done and saved; a resume validates.
+      write_checkpoint(result);
+      log_->info("stopped by a signal during the validation of epoch {}; checkpoint {} (the "
+                 "validation runs again on --resume auto)",
+                 state_.epoch + 1, result.checkpoint);
+      result.interrupted = true;
+      return result;
+    }
   }
   result.weights = (fs::path(config_.output_dir) / "model.safetensors").string();
   if (main_) save_weights(*model_, result.weights, {{"model", config_.model.name}});

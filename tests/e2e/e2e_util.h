@@ -13,6 +13,15 @@ struct RunResult {
 // Runs a program from the build's tools folder with arguments; waits for it.
 RunResult run_tool(const std::string& tool, const std::vector<std::string>& arguments);
 
+// Starts a program from the build's tools folder in the background, its stdout and stderr going
+// to `log`; returns its pid.
+int start_tool(const std::string& tool, const std::vector<std::string>& arguments,
+               const std::string& log);
+// Waits for the process to end; its exit status, or 128 + the signal that ended it.
+int wait_for_exit(int pid);
+// Waits until the file holds `text` (true) or `seconds` pass (false), reading it every 2 ms.
+bool wait_for_text(const std::string& path, const std::string& text, double seconds);
+
 // A fresh empty folder under the temp directory, private to this process.
 std::string fresh_folder(const std::string& name);
 void write_file(const std::string& path, const std::string& text);

@@ -98,23 +98,6 @@ TEST_F(TrainedRun, EvalOfTheSavedWeightsReproducesTheTrainersValidation) {
   }
 }
 
-// Starts crunet-train in the background; returns its pid.
-pid_t start_training(const std::vector<std::string>& arguments, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const std::string program = std::string(CRUNET_TOOLS_DIR) + "/crunet-train";
-    std::vector<char*> argv{const_cast<char*>(program.c_str())};
-    for (const std::string& a : arguments) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    FILE* out = fopen(log.c_str(), "w");
-    dup2(fileno(out), 1);
-    dup2(fileno(out), 2);
-    execv(program.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 TEST(Resume, SigtermMidEpochThenResumeGivesTheUninterruptedWeights) {
   const std::string folder = fresh_folder("resume");
   const std::string config = folder + "/config.yaml";
@@ -128,18 +111,11 @@ TEST(Resume, SigtermMidEpochThenResumeGivesTheUninterruptedWeights) {
 
   std::vector<std::string> stopped = common;
   stopped.insert(stopped.end(), {"--output", folder + "/stopped"});
-  const pid_t pid = start_training(stopped, folder + "/stopped.log");
+  const int pid = start_tool("crunet-train", stopped, folder + "/stopped.log");
   // Wait for the first progress record of epoch 1, then stop the run mid-epoch.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (read_file(folder + "/stopped/metrics.jsonl").find("\"kind\":\"step\"") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  ASSERT_TRUE(wait_for_text(folder + "/stopped/metrics.jsonl", "\"kind\":\"step\"", 60));
   kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status)) << read_file(folder + "/stopped.log");
-  EXPECT_EQ(WEXITSTATUS(status), 0) << read_file(folder + "/stopped.log");
+  EXPECT_EQ(wait_for_exit(pid), 0) << read_file(folder + "/stopped.log");
   EXPECT_NE(read_file(folder + "/stopped.log").find("stopped by a signal"), std::string::npos);
   EXPECT_FALSE(fs::exists(folder + "/stopped/model.safetensors"));
   const std::vector<std::string> checkpoints = train::list_checkpoints(folder + "/stopped/checkpoints");
@@ -234,8 +210,32 @@ TEST(DryRun, BuildsEverythingAndTrainsNothing) {
   write_file(config, tiny_fashion_config(folder + "/run", 1));
   const RunResult run = run_tool("crunet-train", {"--config", config, "--dry-run"});
   EXPECT_EQ(run.status, 0) << run.output;
-  EXPECT_NE(run.output.find("dry run"), std::string::npos) << run.output;
-  EXPECT_FALSE(fs::exists(folder + "/run/model.safetensors"));
+  EXPECT_NE(run.output.find("dry run: memory per process (estimate)"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("nothing was written"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(folder + "/run")) << "a dry run creates no run folder";
+}
+
+TEST(DryRun, ACudaConfigIsCheckedOnAMachineWithoutAGpu) {
+  if (cuda_is_available()) GTEST_SKIP() << "this machine has a GPU: the login-node case needs none";
+  const std::string folder = fresh_folder("dry_cuda");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  const RunResult run =
+      run_tool("crunet-train", {"--config", config, "--set", "train.device=cuda", "--dry-run"});
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_NE(run.output.find("no CUDA GPU on this machine"), std::string::npos) << run.output;
+  EXPECT_FALSE(fs::exists(folder + "/run"));
+  // The same config trained for real is a user error, as before.
+  const RunResult real = run_tool("crunet-train", {"--config", config, "--set", "train.device=cuda"});
+  EXPECT_EQ(real.status, 2) << real.output;
+  EXPECT_NE(real.output.find("no usable CUDA GPU"), std::string::npos) << real.output;
+  // A data error is still found in a dry run.
+  const RunResult bad = run_tool("crunet-train", {"--config", config, "--set", "train.device=cuda",
+                                                  "--set", "data.root=" + folder + "/nowhere",
+                                                  "--dry-run"});
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  EXPECT_NE(bad.output.find("nowhere"), std::string::npos) << bad.output;
 }
 
 TEST(InitWeights, TrainingStartsFromTheGivenWeightsAndCanKeepANewClassifier) {

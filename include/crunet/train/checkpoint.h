@@ -32,6 +32,13 @@ std::string latest_valid_checkpoint(const std::string& folder,
 // "checkpoint-000001234.safetensors" in `folder`.
 std::string checkpoint_path(const std::string& folder, std::int64_t global_step);
 
+// "best.safetensors" in `folder`: the checkpoint of the best validation top-1 so far, kept beside
+// the newest train.keep_checkpoints (list_checkpoints does not list it, so it is never pruned).
+std::string best_checkpoint_path(const std::string& folder);
+// Makes `best` the same file as `checkpoint` (a hard link, or a copy where links are refused),
+// replacing it atomically.
+void keep_as_best(const std::string& checkpoint, const std::string& best);
+
 // Reads the weights of a model from a weights file or a checkpoint (its "model." tensors).
 void load_model_weights(const std::string& path, nn::Module& model);
 

@@ -25,7 +25,11 @@ struct LoopOptions {
   float label_smoothing = 0.0f;
   std::int64_t log_every = 50;       // steps between metric lines
   std::int64_t eval_every = 1;       // epochs between validations
-  std::int64_t checkpoint_every = 0; // updates between checkpoints; 0 = at the end of each epoch
+  // Checkpoints between epochs: every `checkpoint_every` updates, or every
+  // `checkpoint_every_seconds` of wall time (the config's "30min", "2h", "90s"); both 0: only at
+  // the end of each epoch.
+  std::int64_t checkpoint_every = 0;
+  double checkpoint_every_seconds = 0;
   std::int64_t keep_checkpoints = 3;
   bool sync_bn = false;              // data-parallel: BN statistics over the global batch
   double dist_timeout_s = 300;       // data-parallel: longest wait for the other processes

@@ -24,6 +24,13 @@ struct TrainerState {
   std::int64_t epoch_correct = 0;
   std::int64_t epoch_seen = 0;
   double epoch_seconds = 0;
+  // The layout that wrote the checkpoint: a mid-epoch resume needs the same (trainer.cpp).
+  std::int64_t world_size = 1;
+  std::int64_t batch_size = 0;     // per process; 0: not recorded (older checkpoints)
+  std::int64_t accumulate = 1;
+  // The best validation top-1 so far and its epoch (1-based); -1 and 0 before any validation.
+  double best_top1 = -1;
+  std::int64_t best_epoch = 0;
   std::string generator_state;     // crunet::default_generator()
   std::string schedule_state;
   std::vector<EpochRecord> history;

@@ -6,6 +6,7 @@
 // of the data (data.batch_size is per process), starting from rank 0's weights; gradients are
 // averaged in buckets during backward, so every process takes the same step. Validation is
 // sharded too and its counts summed. Rank 0 alone writes the run folder.
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,15 +34,20 @@ struct EvalResult {
   double top5 = 0;
   std::int64_t samples = 0;
   double images_per_s = 0;
+  double seconds = 0;
+  bool interrupted = false;  // `stop` said so before the whole set was seen (no result)
 };
 
 // Runs the model in eval mode over a loader's whole epoch (every sample once). With a group of
 // several processes, each runs its own shard (a loader made with its rank) and the losses, the
 // correct counts and the sample counts are summed over the group before dividing, so every
 // process returns the result over the whole set, each sample counted once. The forward passes
-// run in `precision` (the trainer validates in its training precision).
+// run in `precision` (the trainer validates in its training precision). `stop`, when given, is
+// polled before each batch: once it says so this process stops reading, and the result of every
+// process says `interrupted` (the group agrees in the one collective at the end).
 EvalResult evaluate(models::Network& model, data::DataLoader& loader, const Device& device,
-                    dist::ProcessGroup* group = nullptr, Precision precision = Precision::kFp32);
+                    dist::ProcessGroup* group = nullptr, Precision precision = Precision::kFp32,
+                    const std::function<bool()>& stop = {});
 
 struct TrainerOptions {
   std::string resume;                     // "", "auto" (newest valid checkpoint) or a path
@@ -50,7 +56,12 @@ struct TrainerOptions {
   // `init_keep` keep their random initialisation (a new classifier: "fc.").
   std::string init_weights;
   std::vector<std::string> init_keep;
-  std::function<bool()> stop_requested;   // polled after every update (SIGINT/SIGTERM)
+  // Polled after every update and every validation batch (SIGINT/SIGTERM): the run writes a
+  // checkpoint and returns within one update or one validation batch, plus the write.
+  std::function<bool()> stop_requested;
+  // Check everything (config, data, lists, classes, model, memory) and write nothing: no run
+  // folder, no log file; a CUDA device missing here is reported, not an error. run() refuses.
+  bool dry_run = false;
   bool console = true;                    // log to the console as well as to the run's file
   // The data-parallel group; empty: dist::world() (a group of one without a launcher).
   std::shared_ptr<dist::ProcessGroup> group;
@@ -76,13 +87,27 @@ class Trainer {
 
  private:
   void resume_from(const std::string& path);
+  // A mid-epoch checkpoint continues exactly only with the layout that wrote it.
+  void check_resume_layout(const std::string& path) const;
+  // After a resume: metrics.jsonl loses the records written after the checkpoint (they will be
+  // written again), so that no update or epoch appears twice.
+  void truncate_metrics_to_state();
   void write_checkpoint(TrainResult& result);
-  void end_epoch(TrainResult& result, double lr);
+  // Validates (when due), records the epoch and checkpoints; false when a stop request came
+  // during validation: the epoch stays open, its checkpoint validates again on resume.
+  bool end_epoch(TrainResult& result, double lr);
   void append_metrics(const std::string& json_line);
+  void report_dry_run() const;
   // The epoch's running sums over every process (a collective).
   void global_epoch_sums(double& loss_sum, std::int64_t& correct, std::int64_t& seen);
-  // Whether any process was asked to stop (a collective when there are several).
-  bool stop_requested();
+  struct Requests {
+    bool stop = false;        // a process was asked to stop
+    bool checkpoint = false;  // a process's train.checkpoint_every timer ran out
+  };
+  // What any process asks for, after an update (a collective when there are several).
+  Requests poll_requests();
+  // The estimated seconds left in this epoch and in the run, from the epoch's pace so far.
+  std::pair<double, double> eta_seconds(std::int64_t steps_per_epoch) const;
 
   TrainConfig config_;
   TrainerOptions options_;
@@ -97,6 +122,8 @@ class Trainer {
   std::unique_ptr<data::DataLoader> train_loader_;
   std::unique_ptr<data::DataLoader> val_loader_;
   TrainerState state_;
+  std::chrono::steady_clock::time_point last_checkpoint_time_;
+  double last_validation_seconds_ = 0;
 };
 
 }  // namespace crunet::train
