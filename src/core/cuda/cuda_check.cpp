@@ -6,6 +6,7 @@
 #include <string>
 
 #include "crunet/core/error.h"
+#include "cublas_library.h"
 
 namespace crunet::cuda {
 namespace {
@@ -30,7 +31,8 @@ void throw_cuda_error(cudaError_t status, const char* call, const char* file, in
 
 void throw_cublas_error(int status, const char* call, const char* file, int line) {
   const auto code = static_cast<cublasStatus_t>(status);
-  raise("cuBLAS", call, std::string(cublasGetStatusName(code)) + ", " + cublasGetStatusString(code),
+  const CublasLibrary& cublas = cublas_library();  // open: a call returned this status
+  raise("cuBLAS", call, std::string(cublas.status_name(code)) + ", " + cublas.status_string(code),
         file, line);
 }
 

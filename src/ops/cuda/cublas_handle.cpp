@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "core/cuda/cublas_library.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 
@@ -13,7 +14,9 @@ struct ThreadHandles {
   std::vector<cublasHandle_t> handles;
   ~ThreadHandles() {
     for (cublasHandle_t handle : handles) {
-      if (handle) cublasDestroy(handle);  // errors at process exit are of no use to anyone
+      // Errors at process exit are of no use to anyone. A handle exists only once the library
+      // was opened.
+      if (handle) crunet::cuda::cublas_library().destroy(handle);
     }
   }
 };
@@ -28,20 +31,21 @@ cublasHandle_t cublas_handle() {
     local.handles.resize(static_cast<std::size_t>(device) + 1, nullptr);
   }
   cublasHandle_t& handle = local.handles[static_cast<std::size_t>(device)];
+  const crunet::cuda::CublasLibrary& cublas = crunet::cuda::cublas_library();
   if (!handle) {
-    CRUNET_CUBLAS_CHECK(cublasCreate(&handle));
-    CRUNET_CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH));
+    CRUNET_CUBLAS_CHECK(cublas.create(&handle));
+    CRUNET_CUBLAS_CHECK(cublas.set_math_mode(handle, CUBLAS_DEFAULT_MATH));
   }
-  CRUNET_CUBLAS_CHECK(cublasSetStream(handle, crunet::cuda::current_stream()));
+  CRUNET_CUBLAS_CHECK(cublas.set_stream(handle, crunet::cuda::current_stream()));
   return handle;
 }
 
 void gemm_row_major(bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n,
                     std::int64_t k, float alpha, const float* a, std::int64_t lda, const float* b,
                     std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
-  CRUNET_CUBLAS_CHECK(cublasSgemm_64(cublas_handle(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                     transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b,
-                                     ldb, a, lda, &beta, c, ldc));
+  CRUNET_CUBLAS_CHECK(crunet::cuda::cublas_library().sgemm(
+      cublas_handle(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+      transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a, lda, &beta, c, ldc));
 }
 
 }  // namespace crunet::ops::cuda

@@ -7,6 +7,7 @@
 
 #include "../linear_backend.h"
 #include "../op_checks.h"
+#include "core/cuda/cublas_library.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "cublas_handle.h"
@@ -38,7 +39,7 @@ void gemm_ex_row_major(bool transpose_a, bool transpose_b, std::int64_t m, std::
                     std::int64_t ldb, const Tensor& c, std::int64_t ldc) {
   const cudaDataType_t type = c.dtype() == DType::BFloat16 ? CUDA_R_16BF : CUDA_R_32F;
   const float alpha = 1.0f, beta = 0.0f;
-  CRUNET_CUBLAS_CHECK(cublasGemmEx_64(
+  CRUNET_CUBLAS_CHECK(crunet::cuda::cublas_library().gemm_ex(
       cublas_handle(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
       transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b.data_ptr(), type, ldb,
       a.data_ptr(), type, lda, &beta, c.data_ptr(), type, ldc,
