@@ -167,17 +167,21 @@ std::vector<std::string> zoo_names() {
   return names;
 }
 
-ModelSpec load_model_spec(const std::string& name_or_path) {
+std::string model_spec_file(const std::string& name_or_path) {
   std::error_code error;  // a name too long for a path is simply not a file
-  if (fs::is_regular_file(name_or_path, error)) return load_from_file(name_or_path, 0);
+  if (fs::is_regular_file(name_or_path, error)) return name_or_path;
   if (looks_like_path(name_or_path)) throw UserError(name_or_path + ": no such file");
   for (const std::string& folder : zoo_directories()) {
     const fs::path candidate = fs::path(folder) / (name_or_path + ".yaml");
-    if (fs::is_regular_file(candidate, error)) return load_from_file(candidate.string(), 0);
+    if (fs::is_regular_file(candidate, error)) return candidate.string();
   }
   const std::vector<std::string> known = zoo_names();
   throw UserError("unknown model '" + name_or_path + "' (zoo: " + config::join_words(known) + ")" +
                   config::did_you_mean(name_or_path, known));
+}
+
+ModelSpec load_model_spec(const std::string& name_or_path) {
+  return load_from_file(model_spec_file(name_or_path), 0);
 }
 
 }  // namespace crunet::models

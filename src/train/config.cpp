@@ -42,6 +42,23 @@ std::vector<std::string> split(const std::string& text, char separator) {
   return parts;
 }
 
+// `model: crunet56` (a zoo name, or a spec file relative to the config) as the spec's own map, so
+// that `--set model.classes=102` can change a key of it (fine-tuning on another data set).
+YAML::Node inline_model_spec(const std::string& name, const std::string& config_path,
+                             const std::string& text) {
+  std::error_code error;
+  const fs::path relative = fs::path(config_path).parent_path() / name;
+  const std::string file =
+      models::model_spec_file(fs::is_regular_file(relative, error) ? relative.string() : name);
+  YAML::Node spec = config::load_yaml_file(file);
+  if (spec.IsMap() && spec["model"]) spec = spec["model"];  // a training config's model
+  if (!spec.IsMap()) {
+    throw UserError("--set " + text + ": the model of " + config_path + " is '" + name +
+                    "', whose file " + file + " names another; set its keys in that file");
+  }
+  return spec;
+}
+
 // Applies "a.b.c=value" to the document; the path must name a key that exists or whose parent map
 // exists (so that optional keys can be set).
 void apply_override(YAML::Node document, const std::string& path, const std::string& text) {
@@ -55,9 +72,17 @@ void apply_override(YAML::Node document, const std::string& path, const std::str
   if (!document.IsMap() && !document.IsNull()) {
     throw UserError(path + ": the document must be a map of keys to values (--set " + text + ")");
   }
+  if (keys.size() > 1 && keys[0] == "model" && document["model"] &&
+      document["model"].IsScalar()) {
+    document["model"] = inline_model_spec(document["model"].Scalar(), path, text);
+  }
   std::vector<YAML::Node> chain{document};
   for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
     YAML::Node next = chain.back()[keys[i]];
+    if (next && !next.IsMap() && !next.IsNull()) {
+      throw UserError("--set " + text + ": " + path + ": '" + keys[i] +
+                      "' is a value, not a section with keys");
+    }
     if (!next || !next.IsMap()) {
       std::vector<std::string> known;
       for (const auto& entry : chain.back()) {

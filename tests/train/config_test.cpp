@@ -94,6 +94,19 @@ TEST(TrainConfig, WeightDecayScope) {
       << m;
 }
 
+TEST(TrainConfig, OverridesReachIntoAZooModel) {
+  // `model: crunet56` with --set model.classes: the zoo spec, inlined, with the new classifier.
+  const train::TrainConfig config =
+      train::load_train_config(write_config(kConfig), {"model.classes=102"});
+  const models::ModelSpec zoo = models::load_model_spec("crunet56");
+  EXPECT_EQ(config.model.name, "crunet56");
+  EXPECT_EQ(config.model.classes, 102);
+  EXPECT_EQ(config.model.stages.size(), zoo.stages.size());
+  EXPECT_EQ(config.model.input_size, zoo.input_size);
+  const std::string m = error_of(kConfig, {"data.root.path=/x"});
+  EXPECT_NE(m.find("'root' is a value, not a section"), std::string::npos) << m;
+}
+
 TEST(TrainConfig, OverridesApplyAndAreChecked) {
   const train::TrainConfig config =
       train::load_train_config(write_config(kConfig), {"optim.lr=0.05", "train.seed=7"});

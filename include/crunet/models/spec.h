@@ -38,6 +38,9 @@ struct ModelSpec {
 // A training config (a file with a `model:` key naming a zoo model or file, or holding the spec)
 // is accepted as well.
 ModelSpec load_model_spec(const std::string& name_or_path);
+// The file load_model_spec reads for a name or path (a zoo name resolved in the zoo folders);
+// a UserError naming the zoo when there is none.
+std::string model_spec_file(const std::string& name_or_path);
 // Parses YAML text; `source` names it in messages.
 ModelSpec parse_model_spec(const std::string& yaml, const std::string& source = "<string>");
 
