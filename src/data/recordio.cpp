@@ -57,59 +57,89 @@ std::string shorten(const std::string& line) {
 
 }  // namespace
 
-RecordBytes read_record(const ReadAt& read, std::int64_t file_size, std::int64_t offset,
-                        const std::string& name, std::int64_t limit) {
+namespace {
+
+struct PartHeader {
+  std::uint32_t cflag = 0;
+  std::int64_t length = 0;  // the bytes of the part after its 8-byte header
+  std::int64_t next = 0;    // where the next part begins: after the padding, or the end of the file
+};
+
+// The header of the part at `position`, checked: the magic, a cflag that fits where it is (`first`
+// part of a record or not), a length inside the file and, with the `have` bytes of the record's
+// earlier parts, below kMaxRecordBytes. The record began at `offset`.
+PartHeader read_part_header(const ReadAt& read, std::int64_t file_size, std::int64_t offset,
+                            std::int64_t position, bool first, std::int64_t have,
+                            const std::string& name) {
+  if (file_size - position < 8) {
+    throw BadSample(name, "truncated: the part header at " + at_byte(position) +
+                              " runs past the end of the file (" + std::to_string(file_size) +
+                              " bytes)");
+  }
+  std::uint8_t head[8];
+  if (read(position, 8, head) != 8) throw BadSample(name, "cannot read " + at_byte(position));
+  if (load_u32(head) != kRecordMagic) {
+    throw BadSample(name, "no record magic at " + at_byte(position) +
+                              (first ? " (the .idx offset does not point at a record)"
+                                     : " (a multi-part record is cut short)"));
+  }
+  const std::uint32_t lrecord = load_u32(head + 4);
+  PartHeader part;
+  part.cflag = lrecord >> 29;
+  part.length = lrecord & ((1u << 29) - 1);
+  // 0 whole, 1 first: a record begins; 2 middle, 3 last: it goes on.
+  if (part.cflag > 3) {
+    throw BadSample(name, "the part at " + at_byte(position) + " has cflag " +
+                              std::to_string(part.cflag) + ", which is not one of 0-3");
+  }
+  if (first ? part.cflag > 1 : part.cflag < 2) {
+    throw BadSample(name, "the part at " + at_byte(position) + " has cflag " +
+                              std::to_string(part.cflag) +
+                              (first ? ", which continues a record, where a record begins"
+                                     : ", which begins a record, inside a multi-part record"));
+  }
+  if (part.length > file_size - position - 8) {
+    throw BadSample(name, "truncated: the part at " + at_byte(position) + " holds " +
+                              std::to_string(part.length) + " bytes but the file ends " +
+                              std::to_string(file_size - position - 8) +
+                              " bytes after its header");
+  }
+  if (have + part.length >= kMaxRecordBytes) {
+    throw BadSample(name, "the record at " + at_byte(offset) + " grows past 2^29 bytes at " +
+                              at_byte(position) + ", larger than any record MXNet writes");
+  }
+  // The last record of a file may lack its padding; dmlc's own reader would refuse it.
+  part.next = std::min(position + 8 + (part.length + 3) / 4 * 4, file_size);
+  return part;
+}
+
+void check_offset(std::int64_t file_size, std::int64_t offset, const std::string& name) {
   if (offset < 0 || offset >= file_size) {
     throw BadSample(name, "the record's offset " + std::to_string(offset) +
                               " is past the end of the file (" + std::to_string(file_size) +
                               " bytes): a truncated .rec, or an .idx of another file");
   }
+}
+
+}  // namespace
+
+RecordBytes read_record(const ReadAt& read, std::int64_t file_size, std::int64_t offset,
+                        const std::string& name, std::int64_t limit) {
+  check_offset(file_size, offset, name);
   RecordBytes record;
   std::int64_t position = offset;
   bool first = true;
   while (true) {
-    if (file_size - position < 8) {
-      throw BadSample(name, "truncated: the part header at " + at_byte(position) +
-                                " runs past the end of the file (" + std::to_string(file_size) +
-                                " bytes)");
-    }
-    std::uint8_t head[8];
-    if (read(position, 8, head) != 8) throw BadSample(name, "cannot read " + at_byte(position));
-    if (load_u32(head) != kRecordMagic) {
-      throw BadSample(name, "no record magic at " + at_byte(position) +
-                                (first ? " (the .idx offset does not point at a record)"
-                                       : " (a multi-part record is cut short)"));
-    }
-    const std::uint32_t lrecord = load_u32(head + 4);
-    const std::uint32_t cflag = lrecord >> 29;
-    const std::int64_t length = lrecord & ((1u << 29) - 1);
-    // 0 whole, 1 first: a record begins; 2 middle, 3 last: it goes on.
-    if (first ? cflag > 1 : cflag < 2) {
-      throw BadSample(name, "the part at " + at_byte(position) + " has cflag " +
-                                std::to_string(cflag) +
-                                (first ? ", which continues a record, where a record begins"
-                                       : ", which begins a record, inside a multi-part record"));
-    }
-    if (length > file_size - position - 8) {
-      throw BadSample(name, "truncated: the part at " + at_byte(position) + " holds " +
-                                std::to_string(length) + " bytes but the file ends " +
-                                std::to_string(file_size - position - 8) +
-                                " bytes after its header");
-    }
     const std::int64_t have = static_cast<std::int64_t>(record.bytes.size());
-    if (have + length >= kMaxRecordBytes) {
-      throw BadSample(name, "the record at " + at_byte(offset) + " grows past 2^29 bytes at " +
-                                at_byte(position) + ", larger than any record MXNet writes");
-    }
+    const PartHeader part = read_part_header(read, file_size, offset, position, first, have, name);
     const std::int64_t take =
-        limit >= 0 ? std::min(length, std::max<std::int64_t>(limit - have, 0)) : length;
+        limit >= 0 ? std::min(part.length, std::max<std::int64_t>(limit - have, 0)) : part.length;
     record.bytes.resize(static_cast<std::size_t>(have + take));
     if (take > 0 && read(position + 8, take, record.bytes.data() + have) != take) {
       throw BadSample(name, "cannot read the part at " + at_byte(position));
     }
-    // The last record of a file may lack its padding; dmlc's own reader would refuse it.
-    position = std::min(position + 8 + (length + 3) / 4 * 4, file_size);
-    if (cflag == 0 || cflag == 3) break;
+    position = part.next;
+    if (part.cflag == 0 || part.cflag == 3) break;
     if (limit >= 0 && static_cast<std::int64_t>(record.bytes.size()) >= limit) break;
     // The writer dropped a magic word here.
     const std::uint8_t magic[4] = {0x0a, 0x23, 0xd7, 0xce};
@@ -118,6 +148,20 @@ RecordBytes read_record(const ReadAt& read, std::int64_t file_size, std::int64_t
   }
   record.end = position;
   return record;
+}
+
+std::int64_t skip_record(const ReadAt& read, std::int64_t file_size, std::int64_t offset,
+                         const std::string& name) {
+  check_offset(file_size, offset, name);
+  std::int64_t position = offset, have = 0;
+  bool first = true;
+  while (true) {
+    const PartHeader part = read_part_header(read, file_size, offset, position, first, have, name);
+    position = part.next;
+    if (part.cflag == 0 || part.cflag == 3) return position;
+    have += part.length + 4;  // and the magic word the writer dropped, as read_record puts back
+    first = false;
+  }
 }
 
 ImageRecord parse_image_record(const std::vector<std::uint8_t>& record, const std::string& name,
@@ -206,6 +250,13 @@ std::vector<RecordIndexEntry> read_record_index(const std::string& path) {
   if (in.bad()) throw UserError(path + ": cannot read the index file");
   if (entries.empty()) throw UserError(path + ": the index file has no records");
   return entries;
+}
+
+void write_record_index(const std::string& path, const std::vector<RecordIndexEntry>& entries) {
+  std::ofstream out(path);
+  for (const RecordIndexEntry& entry : entries) out << entry.key << '\t' << entry.offset << '\n';
+  out.close();
+  if (!out) throw UserError(path + ": cannot write the index file");
 }
 
 }  // namespace crunet::data

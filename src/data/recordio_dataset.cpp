@@ -1,4 +1,4 @@
-// A RecordIO .rec file read through its .idx: records are read with pread from one open file
+// A RecordIO .rec file read through its .idx (or an index from a scan of the .rec): records are read with pread from one open file
 // descriptor, so that the loader's threads read side by side without a lock.
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 
 #include "crunet/data/recordio.h"
 
@@ -50,7 +52,12 @@ RecordIODataset::RecordIODataset(std::string rec_file, std::string idx_file, std
   }
   file_size_ = static_cast<std::int64_t>(info.st_size);
   try {
-    index_ = read_record_index(idx_file_);
+    std::error_code error;
+    if (!idx_file_.empty() && std::filesystem::exists(idx_file_, error)) {
+      index_ = read_record_index(idx_file_);
+    } else {
+      index_by_scan();
+    }
   } catch (...) {
     ::close(fd_);
     throw;
@@ -82,6 +89,29 @@ RecordIODataset::RecordIODataset(std::string rec_file, std::string idx_file, std
         rec_file_, unreadable, size(), example);
   }
   classes_ = largest + 1;
+}
+
+void RecordIODataset::index_by_scan() {
+  const auto start = std::chrono::steady_clock::now();
+  const ReadAt read_at = [this](std::int64_t offset, std::int64_t count, std::uint8_t* out) {
+    return pread_fully(fd_, offset, count, out);
+  };
+  RecordScan scan = scan_records(read_at, file_size_, rec_file_);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  index_ = std::move(scan.entries);
+  scanned_ = true;
+  spdlog::info(
+      "RecordIO file {}: no index file {}, so scanned the .rec: {} records in {:.1f} s. To skip "
+      "this scan, write the index once: crunet-make-list --rec-index {} (or MXNet's "
+      "tools/rec2idx.py)",
+      rec_file_, idx_file_.empty() ? "given" : idx_file_, index_.size(), seconds, rec_file_);
+  if (scan.corrupt_regions > 0) {
+    spdlog::warn(
+        "RecordIO file {}: passed over {} corrupt byte(s) in {} region(s) of the file, the first "
+        "at byte {}; the records there (at least one a region) are lost",
+        rec_file_, scan.skipped_bytes, scan.corrupt_regions, scan.first_corrupt_offset);
+  }
 }
 
 RecordIODataset::~RecordIODataset() {
@@ -120,7 +150,8 @@ Example RecordIODataset::get(std::int64_t index) const {
 
 std::string RecordIODataset::describe() const {
   return "RecordIO file " + rec_file_ + " (" + std::to_string(classes_) + " classes, " +
-         std::to_string(size()) + " records)";
+         std::to_string(size()) + " records" + (scanned_ ? ", indexed by a scan: no .idx" : "") +
+         ")";
 }
 
 }  // namespace crunet::data

@@ -97,6 +97,31 @@ TEST(MakeList, BadInputExitsWithStatus2NamingFileAndLine) {
   EXPECT_FALSE(fs::exists(folder + "/x.lst"));
 }
 
+TEST(MakeList, RecIndexWritesTheIdxThatMxnetWrote) {
+  // tests/fixtures/mxnet/small.rec and .idx were written by MXNet itself: the scan finds the
+  // same offsets, and the keys are the ordinals as in MXNet's file.
+  const std::string folder = fresh_folder("make_list_rec_index");
+  const std::string fixtures = std::string(CRUNET_FIXTURE_DIR) + "/mxnet/";
+  fs::copy_file(fixtures + "small.rec", folder + "/small.rec");
+  RunResult run = run_tool("crunet-make-list", {"--rec-index", folder + "/small.rec"});
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "5 records")) << run.output;
+  EXPECT_EQ(read_file(folder + "/small.idx"), read_file(fixtures + "small.idx"));
+  run = run_tool("crunet-make-list",
+                 {"--rec-index", folder + "/small.rec", "--output", folder + "/other.idx"});
+  EXPECT_EQ(run.status, 0) << run.output;
+  EXPECT_EQ(read_file(folder + "/other.idx"), read_file(fixtures + "small.idx"));
+
+  write_file(folder + "/notes.rec", "not a record file\n");
+  run = run_tool("crunet-make-list", {"--rec-index", folder + "/notes.rec"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, folder + "/notes.rec: not a RecordIO file")) << run.output;
+  EXPECT_FALSE(fs::exists(folder + "/notes.idx"));
+  run = run_tool("crunet-make-list", {"--output", folder + "/x.lst"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "--root and --output are required")) << run.output;
+}
+
 TEST(DataErrors, AnUnreadableListLineStopsTrainingWithStatus2) {
   const std::string folder = fresh_folder("bad_list_line");
   write_file(folder + "/train.lst", "0\t1\ta.png\n1 0 b.png\n");

@@ -53,7 +53,16 @@ TEST_F(TrainedRun, LossFallsAndAccuracyBeatsChanceByFar) {
                            "model.safetensors"}) {
     EXPECT_TRUE(fs::is_regular_file(*folder_ + "/run/" + file)) << file;
   }
-  EXPECT_NE(read_file(*folder_ + "/run/curves.svg").find("<polyline"), std::string::npos);
+  const std::string curves = read_file(*folder_ + "/run/curves.svg");
+  for (const char* series : {"validation top-1", "validation top-5", "learning rate"}) {
+    EXPECT_NE(curves.find("<polyline data-series='" + std::string(series) + "'"), std::string::npos)
+        << series;
+  }
+  // metrics.jsonl holds all that the curves show: redrawn from it, they are the same picture.
+  train::write_training_curves(*folder_ + "/redrawn.svg",
+                               train::read_epoch_records(*folder_ + "/run/metrics.jsonl"),
+                               "tiny_fashion");
+  EXPECT_EQ(read_file(*folder_ + "/redrawn.svg"), curves);
   EXPECT_FALSE(train::list_checkpoints(*folder_ + "/run/checkpoints").empty());
 }
 

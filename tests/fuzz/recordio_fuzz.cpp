@@ -3,6 +3,9 @@
 // header to count them), bytes 1-2 (little-endian) the length of the .idx text that follows, the
 // rest is the .rec. Images are not decoded (that is OpenCV's job, not in the fuzz build): each
 // record is read and parsed, through the dataset and by walking the .rec from its first byte.
+// An empty .idx text stands for no .idx: the dataset scans the .rec. The scan itself must account
+// for every byte: its records and the corrupt bytes it passed over add up to the file.
+#include <cstdlib>
 #include <cstring>
 
 #include "crunet/data/recordio.h"
@@ -31,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string idx_path = crunet::fuzz::write_scratch("input.idx", data + 3, idx_size);
   const std::string rec_path = crunet::fuzz::write_scratch("input.rec", rec, rec_size);
   crunet::fuzz::expect_user_errors_only([&] {
-    const RecordIODataset dataset(rec_path, idx_path, 3, classes);
+    const RecordIODataset dataset(rec_path, idx_size == 0 ? "" : idx_path, 3, classes);
     for (std::int64_t i = 0; i < dataset.size(); ++i) {
       expect_bad_samples_only([&] {
         const ImageRecord record = dataset.record(i);
@@ -47,6 +50,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (n > 0) std::memcpy(out, rec + offset, static_cast<std::size_t>(n));
     return std::max<std::int64_t>(n, 0);
   };
+  crunet::fuzz::expect_user_errors_only([&] {
+    const std::int64_t file_size = static_cast<std::int64_t>(rec_size);
+    const RecordScan scan = scan_records(read, file_size, "input.rec");
+    std::int64_t covered = scan.skipped_bytes, previous = -1;
+    for (const RecordIndexEntry& entry : scan.entries) {
+      if (entry.offset <= previous) std::abort();  // records in file order, each once
+      previous = entry.offset;
+      covered += skip_record(read, file_size, entry.offset, "input.rec") - entry.offset;
+    }
+    if (covered != file_size) std::abort();
+  });
+
   std::int64_t offset = 0;
   while (offset < static_cast<std::int64_t>(rec_size)) {
     std::int64_t next = -1;

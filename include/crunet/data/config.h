@@ -23,7 +23,8 @@ struct DataConfig {
   std::string root;                     // required
   // What each split reads, relative to root (or absolute); empty: the format's default
   // (image_folder: train / val; list: train.lst / val.lst; path_label: train.txt / val.txt;
-  // recordio: train.rec / val.rec, each with the .idx of the same name, or a [rec, idx] pair;
+  // recordio: train.rec / val.rec, each with the .idx of the same name (scanned for when it is
+  // missing), or a [rec, idx] pair;
   // idx: the prefixes train / t10k; cifar10: data_batch_1.bin .. data_batch_5.bin /
   // test_batch.bin; cifar100: train.bin / test.bin). list and path_label also take a pair
   // [list file, image folder]; the image folder defaults to root.
