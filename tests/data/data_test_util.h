@@ -6,12 +6,28 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "crunet/data.h"
 
 namespace crunet::data::testing {
+
+// The message of the UserError that `body` throws ("" when it throws none).
+template <typename Body>
+std::string user_error(Body body) {
+  try {
+    body();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // A fresh folder under the system's temporary directory, removed with everything in it.
 class TempDir {
@@ -82,6 +98,39 @@ inline Image random_image(std::int64_t height, std::int64_t width, std::int64_t 
 inline void save(const std::string& path, const Image& image) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   write_image(path, image);
+}
+
+// One sample as a rank of a data-parallel run read it through the loader.
+struct SampleRead {
+  std::int64_t index, rank, label;
+};
+
+// Reads `dataset` as each of `world_size` ranks would (no shuffle, batches of 2, a centre crop
+// to `size` of 3-channel images), and returns every sample each rank read.
+inline std::vector<SampleRead> read_as_ranks(const std::shared_ptr<const Dataset>& dataset,
+                                             int world_size, std::int64_t size) {
+  EvalTransformParams crop;
+  crop.resize = size;
+  crop.size = size;
+  std::vector<SampleRead> reads;
+  for (int rank = 0; rank < world_size; ++rank) {
+    LoaderOptions options;
+    options.batch_size = 2;
+    options.shuffle = false;
+    options.drop_last = false;
+    options.rank = rank;
+    options.world_size = world_size;
+    DataLoader loader(dataset, std::make_shared<EvalTransform>(crop, Normalization{}, 3), options);
+    loader.start_epoch(0);
+    Batch batch;
+    while (loader.next(batch)) {
+      const std::vector<std::int64_t> labels = batch.labels.to_int64_vector();
+      for (std::size_t i = 0; i < batch.indices.size(); ++i) {
+        reads.push_back({batch.indices[i], rank, labels[i]});
+      }
+    }
+  }
+  return reads;
 }
 
 }  // namespace crunet::data::testing

@@ -11,6 +11,8 @@
 namespace crunet::data {
 namespace {
 
+using testing::user_error;
+using testing::contains;
 using testing::pattern_image;
 using testing::read_bytes;
 using testing::save;
@@ -20,21 +22,6 @@ using testing::write_text;
 
 #define REQUIRE_IMAGE_FILES() \
   if (!image_files_supported()) GTEST_SKIP() << "built without OpenCV: no image files"
-
-// The message of the UserError that `body` throws ("" when it throws none).
-template <typename Body>
-std::string user_error(Body body) {
-  try {
-    body();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 // --- image folders
 // --------------------------------------------------------------------------------

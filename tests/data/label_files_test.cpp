@@ -9,22 +9,10 @@
 namespace crunet::data {
 namespace {
 
+using testing::user_error;
+using testing::contains;
 using testing::TempDir;
 using testing::write_text;
-
-template <typename Body>
-std::string user_error(Body body) {
-  try {
-    body();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 DataConfig parse(const TempDir& dir, const std::string& yaml) {
   write_text(dir / "run.yaml", yaml);

@@ -13,6 +13,8 @@
 namespace crunet::data {
 namespace {
 
+using testing::user_error;
+using testing::contains;
 using testing::encode_record;
 using testing::image_record;
 using testing::magic_as_float;
@@ -26,20 +28,6 @@ using testing::write_text;
   if (!image_files_supported()) GTEST_SKIP() << "built without OpenCV: no image files"
 
 const std::string kDir = std::string(CRUNET_FIXTURE_DIR) + "/mxnet/";
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-template <typename Body>
-std::string user_error(Body body) {
-  try {
-    body();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 ReadAt memory_reader(const std::vector<std::uint8_t>& file) {
   return [&file](std::int64_t offset, std::int64_t count, std::uint8_t* out) {
@@ -274,28 +262,11 @@ TEST(RecordIOScan, RanksShareTheRecordsOfAScannedRec) {
   auto dataset =
       std::make_shared<RecordIODataset>(folder / "gen.rec", folder / "gen_none.idx", 3, 3);
   ASSERT_TRUE(dataset->indexed_by_scan());
-  EvalTransformParams crop;
-  crop.resize = 4;
-  crop.size = 4;
   std::vector<std::int64_t> seen;
-  for (int rank = 0; rank < 2; ++rank) {
-    LoaderOptions options;
-    options.batch_size = 2;
-    options.shuffle = false;
-    options.drop_last = false;
-    options.rank = rank;
-    options.world_size = 2;
-    DataLoader loader(dataset, std::make_shared<EvalTransform>(crop, Normalization{}, 3), options);
-    loader.start_epoch(0);
-    Batch batch;
-    while (loader.next(batch)) {
-      const std::vector<std::int64_t> labels = batch.labels.to_int64_vector();
-      for (std::size_t i = 0; i < batch.indices.size(); ++i) {
-        EXPECT_EQ(batch.indices[i] % 2, rank);
-        EXPECT_EQ(labels[i], batch.indices[i] % 3);  // the generated labels are i % 3
-        seen.push_back(batch.indices[i]);
-      }
-    }
+  for (const testing::SampleRead& read : testing::read_as_ranks(dataset, 2, 4)) {
+    EXPECT_EQ(read.index % 2, read.rank);
+    EXPECT_EQ(read.label, read.index % 3);  // the generated labels are i % 3
+    seen.push_back(read.index);
   }
   std::sort(seen.begin(), seen.end());
   EXPECT_EQ(seen, (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6}));

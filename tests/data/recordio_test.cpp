@@ -15,6 +15,8 @@
 namespace crunet::data {
 namespace {
 
+using testing::user_error;
+using testing::contains;
 using testing::read_bytes;
 using testing::TempDir;
 using testing::write_bytes;
@@ -33,16 +35,6 @@ const std::string kRec = kDir + "small.rec";
 const std::string kIdx = kDir + "small.idx";
 
 template <typename Body>
-std::string user_error(Body body) {
-  try {
-    body();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-template <typename Body>
 std::string bad_sample(Body body) {
   try {
     body();
@@ -50,10 +42,6 @@ std::string bad_sample(Body body) {
     return e.what();
   }
   return "";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 // The fixture with one change, written to `folder` as small.rec / small.idx.
@@ -312,28 +300,11 @@ TEST(RecordIO, ConfigFormatRecordioFindsTheIdxBesideTheRec) {
 TEST(RecordIO, RanksShareTheRecordsThroughTheLoader) {
   REQUIRE_IMAGE_FILES();
   auto dataset = std::make_shared<RecordIODataset>(kRec, kIdx, 3, 3);
-  EvalTransformParams crop;
-  crop.resize = 8;
-  crop.size = 8;
   std::vector<std::int64_t> seen;
-  for (int rank = 0; rank < 2; ++rank) {
-    LoaderOptions options;
-    options.batch_size = 2;
-    options.shuffle = false;
-    options.drop_last = false;
-    options.rank = rank;
-    options.world_size = 2;
-    DataLoader loader(dataset, std::make_shared<EvalTransform>(crop, Normalization{}, 3), options);
-    loader.start_epoch(0);
-    Batch batch;
-    while (loader.next(batch)) {
-      const std::vector<std::int64_t> labels = batch.labels.to_int64_vector();
-      for (std::size_t i = 0; i < batch.indices.size(); ++i) {
-        EXPECT_EQ(batch.indices[i] % 2, rank);
-        EXPECT_EQ(labels[i], batch.indices[i] % 3);  // the fixture's labels are i % 3
-        seen.push_back(batch.indices[i]);
-      }
-    }
+  for (const testing::SampleRead& read : testing::read_as_ranks(dataset, 2, 8)) {
+    EXPECT_EQ(read.index % 2, read.rank);
+    EXPECT_EQ(read.label, read.index % 3);  // the fixture's labels are i % 3
+    seen.push_back(read.index);
   }
   std::sort(seen.begin(), seen.end());
   EXPECT_EQ(seen, (std::vector<std::int64_t>{0, 1, 2, 3, 4}));
