@@ -167,6 +167,20 @@ TEST(Conv2d, BackendMatchesReferenceOnNetworkShapes) {
   for (const Case& c : fixed_cases()) check_backend_against_reference(c, seed += 10);
 }
 
+// The strided 1x1 convolutions of the shortcuts (stride 2, as in every stage's first unit), odd
+// sizes included: oneDNN 2.6's own strided 1x1 backward-weights kernel got x [1, 3, 10, 6] wrong
+// on AVX2 and corrupted the heap, so crunet gathers the strided pixels itself (conv2d_onednn.cpp).
+// Repeated: a stray write shows up as a crash or a wrong result on a later call.
+TEST(Conv2d, StridedPointwiseGradientsMatchReference) {
+  std::uint64_t seed = 5000;
+  for (int repeat = 0; repeat < 10; ++repeat) {
+    for (const Case& c : {Case{1, 3, 4, 10, 6, 1, 2, 0, 1, true}, Case{2, 8, 16, 7, 9, 1, 2, 0, 1, false},
+                          Case{1, 6, 6, 11, 5, 1, 3, 0, 2, true}, Case{3, 16, 8, 8, 8, 1, 2, 0, 1, true}}) {
+      check_backend_against_reference(c, seed += 10);
+    }
+  }
+}
+
 TEST(Conv2d, BackendMatchesReferenceOnRandomShapes) {
   std::uint64_t seed = 1000;
   for (const Case& c : random_cases(24, 77)) check_backend_against_reference(c, seed += 10);

@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -293,6 +294,27 @@ auto checked(const char* pass, const Geometry& g, F&& body) {
   }
 }
 
+// x[:, :, ::stride, ::stride] as a channels-last tensor: the only pixels a 1x1 convolution with
+// that stride (and no padding) reads.
+Tensor subsample_nhwc(const Tensor& x, std::int64_t stride, std::int64_t oh, std::int64_t ow) {
+  const Tensor nhwc = x.contiguous(MemoryFormat::ChannelsLast);
+  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  Tensor out = empty({n, c, oh, ow}, TensorOptions(x.dtype()), MemoryFormat::ChannelsLast);
+  const std::size_t pixel = static_cast<std::size_t>(c) * dtype_size(x.dtype());
+  const auto* from = static_cast<const std::uint8_t*>(nhwc.data_ptr());
+  auto* to = static_cast<std::uint8_t*>(out.data_ptr());
+  for (std::int64_t b = 0; b < n; ++b) {
+    for (std::int64_t i = 0; i < oh; ++i) {
+      for (std::int64_t j = 0; j < ow; ++j) {
+        std::memcpy(to + static_cast<std::size_t>((b * oh + i) * ow + j) * pixel,
+                    from + static_cast<std::size_t>((b * h + i * stride) * w + j * stride) * pixel,
+                    pixel);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
@@ -345,6 +367,16 @@ Tensor conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const Shape
     return pointwise_backward_weight(grad_y, x, weight_shape);
   }
   Geometry g = make_geometry(x.shape(), weight_shape, params, false, x.dtype());
+  if (g.k == 1 && g.stride > 1 && g.padding == 0) {
+    // oneDNN 2.6's strided 1x1 backward-weights kernel (jit_1x1 with its reduce-to-unit-stride
+    // copy) writes past its buffers for some shapes (x [1, 3, 10, 6], 4 outputs, stride 2 on
+    // AVX2: a wrong gradient, then a corrupted heap). The same gradient is the stride-1 one of the
+    // pixels the convolution reads, so gather those and run that.
+    Conv2dParams unit = params;
+    unit.stride = 1;
+    return conv2d_backward_weight(grad_y, subsample_nhwc(x, g.stride, g.oh, g.ow), weight_shape,
+                                  unit);
+  }
   g.src_nhwc = is_nhwc(x);
   g.dst_nhwc = is_nhwc(grad_y);
   return checked("backward weight", g, [&] {
