@@ -12,6 +12,11 @@
 
 #include "crunet/data.h"
 
+// Skips a test that writes or decodes image files in a build without OpenCV.
+#define REQUIRE_IMAGE_FILES()                    \
+  if (!::crunet::data::image_files_supported()) \
+  GTEST_SKIP() << "built without OpenCV: no image files"
+
 namespace crunet::data::testing {
 
 // The message of the UserError that `body` throws ("" when it throws none).

@@ -20,9 +20,6 @@ using testing::TempDir;
 using testing::write_bytes;
 using testing::write_text;
 
-#define REQUIRE_IMAGE_FILES() \
-  if (!image_files_supported()) GTEST_SKIP() << "built without OpenCV: no image files"
-
 // --- image folders
 // --------------------------------------------------------------------------------
 

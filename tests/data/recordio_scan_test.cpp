@@ -24,9 +24,6 @@ using testing::TempDir;
 using testing::write_bytes;
 using testing::write_text;
 
-#define REQUIRE_IMAGE_FILES() \
-  if (!image_files_supported()) GTEST_SKIP() << "built without OpenCV: no image files"
-
 const std::string kDir = std::string(CRUNET_FIXTURE_DIR) + "/mxnet/";
 
 ReadAt memory_reader(const std::vector<std::uint8_t>& file) {

@@ -27,9 +27,6 @@ using testing::magic_as_float;
 using testing::put_u32;
 using testing::u32_at;
 
-#define REQUIRE_IMAGE_FILES() \
-  if (!image_files_supported()) GTEST_SKIP() << "built without OpenCV: no image files"
-
 const std::string kDir = std::string(CRUNET_FIXTURE_DIR) + "/mxnet/";
 const std::string kRec = kDir + "small.rec";
 const std::string kIdx = kDir + "small.idx";
