@@ -1,8 +1,5 @@
 #pragma once
-// Helpers shared by the data tests: temporary folders and small generated images.
-#include <unistd.h>
-
-#include <atomic>
+// Helpers shared by the data tests: small generated images and files, error messages.
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +8,7 @@
 #include <vector>
 
 #include "crunet/data.h"
+#include "support/temp_dir.h"
 
 // Skips a test that writes or decodes image files in a build without OpenCV.
 #define REQUIRE_IMAGE_FILES()                    \
@@ -34,29 +32,7 @@ inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// A fresh folder under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("crunet_data_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string path() const { return path_.string(); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using crunet::testing::TempDir;
 
 inline void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

@@ -22,7 +22,7 @@ int wait_for_exit(int pid);
 // Waits until the file holds `text` (true) or `seconds` pass (false), reading it every 2 ms.
 bool wait_for_text(const std::string& path, const std::string& text, double seconds);
 
-// A fresh empty folder under the temp directory, private to this process.
+// A fresh empty folder under the temp directory, private to this process and removed when it ends.
 std::string fresh_folder(const std::string& name);
 void write_file(const std::string& path, const std::string& text);
 std::string read_file(const std::string& path);

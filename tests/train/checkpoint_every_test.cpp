@@ -1,21 +1,18 @@
 // train.checkpoint_every: a number of updates or a wall time with its unit.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "crunet/crunet.h"
+#include "support/temp_dir.h"
 
 namespace crunet {
 namespace {
 
 train::LoopOptions loop_with(const std::string& every) {
-  const auto folder = std::filesystem::temp_directory_path() /
-                      ("crunet_checkpoint_every_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(folder);
-  const std::string path = (folder / "config.yaml").string();
+  static const testing::TempDir folder("checkpoint_every_test");  // removed when the process ends
+  const std::string path = folder / "config.yaml";
   std::ofstream(path) << "model: crunet56\n"
                          "data: {format: idx, root: /usr/share/datasets/fashion-mnist}\n"
                          "train:\n  checkpoint_every: " + every + "\n";

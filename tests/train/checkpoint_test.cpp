@@ -13,19 +13,12 @@
 #include <gtest/gtest.h>
 
 #include "crunet/crunet.h"
+#include "support/temp_dir.h"
 
 namespace crunet::train {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string fresh_folder(const std::string& name) {
-  const fs::path folder =
-      fs::temp_directory_path() / ("crunet_checkpoint_test_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(folder);
-  fs::create_directories(folder);
-  return folder.string();
-}
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -72,7 +65,8 @@ std::vector<std::pair<std::string, Tensor>> large_tensors() {
 }
 
 TEST(CheckpointFaults, WriterKilledMidWriteLeavesThePreviousCheckpointIntact) {
-  const std::string folder = fresh_folder("sigkill");
+  const testing::TempDir scratch("checkpoint_test");
+  const std::string folder = scratch.path();
   SmallRun run;
   const std::string previous = run.save(folder, 10);
   const std::string before = read_bytes(previous);
@@ -124,7 +118,8 @@ TEST(CheckpointFaults, WriterKilledMidWriteLeavesThePreviousCheckpointIntact) {
 TEST(CheckpointFaults, WriterKilledByTheFileSizeLimitLeavesThePreviousCheckpointIntact) {
   // Deterministic cousin of the test above: RLIMIT_FSIZE makes the kernel kill the writer with
   // SIGXFSZ exactly when its file passes 1 MiB, in the middle of the tensor data.
-  const std::string folder = fresh_folder("sigxfsz");
+  const testing::TempDir scratch("checkpoint_test");
+  const std::string folder = scratch.path();
   SmallRun run;
   const std::string previous = run.save(folder, 10);
   const std::string before = read_bytes(previous);
@@ -153,7 +148,8 @@ TEST(CheckpointFaults, WriterKilledByTheFileSizeLimitLeavesThePreviousCheckpoint
 }
 
 TEST(CheckpointFaults, FailedWriteIsAClearErrorAndKeepsTheNewestCheckpoint) {
-  const std::string folder = fresh_folder("full");
+  const testing::TempDir scratch("checkpoint_test");
+  const std::string folder = scratch.path();
   SmallRun run;
   const std::string previous = run.save(folder, 10);
   const std::string before = read_bytes(previous);
@@ -208,7 +204,7 @@ TEST(CheckpointFaults, FailedWriteIsAClearErrorAndKeepsTheNewestCheckpoint) {
 class CorruptCheckpoint : public ::testing::Test {
  protected:
   void SetUp() override {
-    folder_ = fresh_folder("corrupt");
+    folder_ = scratch_.path();
     good_ = run_.save(folder_, 10);
     bytes_ = read_bytes(good_);
     header_ = 8 + static_cast<std::size_t>(static_cast<unsigned char>(bytes_[0]) |
@@ -228,6 +224,7 @@ class CorruptCheckpoint : public ::testing::Test {
     return "";
   }
   SmallRun run_;
+  testing::TempDir scratch_{"checkpoint_test"};
   std::string folder_, good_, bytes_;
   std::size_t header_ = 0;
 };

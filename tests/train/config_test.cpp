@@ -1,12 +1,11 @@
 // Training configs: every mistake is a UserError naming file, line and key, before any work.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "crunet/crunet.h"
+#include "support/temp_dir.h"
 
 namespace crunet {
 namespace {
@@ -23,11 +22,8 @@ train:
 )";
 
 std::string write_config(const std::string& text, const std::string& name = "config.yaml") {
-  // A folder per process: ctest runs the tests of this file in parallel processes.
-  const auto folder = std::filesystem::temp_directory_path() /
-                      ("crunet_config_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(folder);
-  const std::string path = (folder / name).string();
+  static const testing::TempDir folder("config_test");  // removed when the process ends
+  const std::string path = folder / name;
   std::ofstream(path) << text;
   return path;
 }

@@ -3,7 +3,6 @@
 #include "crunet/train/plot.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -13,30 +12,12 @@
 #include <sstream>
 
 #include "crunet/core/error.h"
+#include "support/temp_dir.h"
 
 namespace crunet::train {
 namespace {
 
-namespace fs = std::filesystem;
-
-class Folder {
- public:
-  Folder()
-      : path_(fs::temp_directory_path() / ("crunet_plot_test_" + std::to_string(::getpid()) + "_" +
-                                           std::to_string(counter_++))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~Folder() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
+using Folder = testing::TempDir;
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 

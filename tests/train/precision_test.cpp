@@ -15,6 +15,7 @@
 
 #include "crunet/crunet.h"
 #include "crunet/ops/cpu_features.h"
+#include "support/temp_dir.h"
 
 namespace crunet {
 namespace {
@@ -33,10 +34,8 @@ std::string write_config(const std::string& device, const std::string& precision
   std::string text = kConfig;
   text.replace(text.find("DEVICE"), 6, device);
   text.replace(text.find("PRECISION"), 9, precision);
-  const auto folder = std::filesystem::temp_directory_path() /
-                      ("crunet_precision_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(folder);
-  const std::string path = (folder / "config.yaml").string();
+  static const testing::TempDir folder("precision_test");  // removed when the process ends
+  const std::string path = folder / "config.yaml";
   std::ofstream(path) << text;
   return path;
 }
