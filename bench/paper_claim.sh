@@ -120,7 +120,7 @@ svg="${doc%.md}.svg"
   echo
   echo "Written by \`bench/paper_claim.sh --epochs $epochs --seeds \"$seeds\" --threads $threads --jobs $jobs$limit_flag\`"
   echo "on $(date -u +%Y-%m-%d), $cpu, $(nproc) cores. Fashion-MNIST ($limit_text, the 10,000 test"
-  echo "images), each config's recipe for $epochs epochs in fp32; one run per seed. Training time is the"
+  echo "images), one recipe (each config's optimiser and schedule, pad-2 crop + flip) for $epochs epochs in fp32; one run per seed. Training time is the"
   echo "sum of the epochs' training times (validation excluded), $jobs run(s) at a time."
   echo
   echo "| model | parameters | multiply-adds per image | runs | test top-1, mean ± std | per seed | training time, mean |"
