@@ -8,12 +8,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
-#include <system_error>
 #include <thread>
 #include <vector>
 
 #include "crunet/crunet.h"
+#include "support/temp_dir.h"
 
 namespace crunet::e2e {
 
@@ -67,36 +68,12 @@ bool wait_for_text(const std::string& path, const std::string& text, double seco
   return true;
 }
 
-namespace {
-
-// The folders fresh_folder made, removed when the test process ends; a forked child (which leaves
-// by _exit, or by exec) leaves them alone, and so does any process but the one that made them.
-class MadeFolders {
- public:
-  void add(const std::filesystem::path& folder) { folders_.push_back(folder); }
-  ~MadeFolders() {
-    if (getpid() != owner_) return;
-    std::error_code ignored;
-    for (const auto& folder : folders_) std::filesystem::remove_all(folder, ignored);
-  }
-
- private:
-  pid_t owner_ = getpid();
-  std::vector<std::filesystem::path> folders_;
-};
-
-MadeFolders made_folders;
-
-}  // namespace
-
 std::string fresh_folder(const std::string& name) {
-  // The process id keeps two runs of the suite (two checkouts, two developers) out of each other's way.
-  const auto folder = std::filesystem::temp_directory_path() /
-                      ("crunet_e2e_" + std::to_string(getpid()) + "_" + name);
-  std::filesystem::remove_all(folder);
-  std::filesystem::create_directories(folder);
-  made_folders.add(folder);
-  return folder.string();
+  // Kept until the test process ends, then removed; a forked child leaves by exec or _exit and
+  // removes nothing.
+  static std::vector<std::unique_ptr<testing::TempDir>> folders;
+  folders.push_back(std::make_unique<testing::TempDir>("e2e_" + name));
+  return folders.back()->path();
 }
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
