@@ -134,18 +134,26 @@ TEST(CpuBf16, Conv2dForwardAndBothBackwardsMatchFloat32) {
 
 #if CRUNET_WITH_ONEDNN
 TEST(CpuBf16, PointwiseBackwardTakesTheMatrixProductsOnlyWhereTheyApply) {
+  using ops::cpu::onednn::pointwise_backward_data_by_matmul;
+  using ops::cpu::onednn::pointwise_backward_weight_by_matmul;
   const Tensor nhwc = ops::cast(channels_last(randn({2, 16, 7, 7}, 3)), DType::BFloat16);
   const Tensor nchw = ops::cast(randn({2, 16, 7, 7}, 3), DType::BFloat16);
   const Shape pointwise = {12, 16, 1, 1};
-  EXPECT_TRUE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {1, 0, 1, 1}, nhwc, nhwc));
-  EXPECT_TRUE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {1, 0, 1, 1}, nhwc, Tensor()));
-  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {2, 0, 1, 1}, nhwc, nhwc));
-  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {1, 0, 1, 1}, nchw, nhwc));
-  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {1, 0, 1, 1}, nhwc, nchw));
-  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies({12, 4, 1, 1}, {1, 0, 4, 1}, nhwc, nhwc));
-  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies({12, 16, 3, 3}, {1, 1, 1, 1}, nhwc, nhwc));
+  EXPECT_TRUE(pointwise_backward_weight_by_matmul(pointwise, {1, 0, 1, 1}, nhwc, nhwc));
+  EXPECT_TRUE(pointwise_backward_data_by_matmul(pointwise, {1, 0, 1, 1}, nhwc));
+  EXPECT_FALSE(pointwise_backward_weight_by_matmul(pointwise, {2, 0, 1, 1}, nhwc, nhwc));
+  EXPECT_FALSE(pointwise_backward_data_by_matmul(pointwise, {2, 0, 1, 1}, nhwc));
+  EXPECT_FALSE(pointwise_backward_weight_by_matmul(pointwise, {1, 0, 1, 1}, nchw, nhwc));
+  EXPECT_FALSE(pointwise_backward_data_by_matmul(pointwise, {1, 0, 1, 1}, nchw));
+  EXPECT_FALSE(pointwise_backward_weight_by_matmul(pointwise, {1, 0, 1, 1}, nhwc, nchw));
+  EXPECT_FALSE(pointwise_backward_weight_by_matmul({12, 4, 1, 1}, {1, 0, 4, 1}, nhwc, nhwc));
+  EXPECT_FALSE(pointwise_backward_weight_by_matmul({12, 16, 3, 3}, {1, 1, 1, 1}, nhwc, nhwc));
+  EXPECT_FALSE(pointwise_backward_data_by_matmul({12, 16, 3, 3}, {1, 1, 1, 1}, nhwc));
+  // float32: backward-weights only (backward-data measures the same either way).
   const Tensor fp32 = channels_last(randn({2, 16, 7, 7}, 3));
-  EXPECT_FALSE(ops::cpu::onednn::pointwise_matmul_applies(pointwise, {1, 0, 1, 1}, fp32, fp32));
+  EXPECT_TRUE(pointwise_backward_weight_by_matmul(pointwise, {1, 0, 1, 1}, fp32, fp32));
+  EXPECT_FALSE(pointwise_backward_data_by_matmul(pointwise, {1, 0, 1, 1}, fp32));
+  EXPECT_FALSE(pointwise_backward_weight_by_matmul(pointwise, {1, 0, 1, 1}, fp32, nhwc));
 }
 #endif
 

@@ -13,8 +13,9 @@
 // Reordered copies live in a per-thread workspace that is reused, not reallocated, per call.
 // Creating a primitive (JIT code generation) costs far more than running a small one, so each
 // thread keeps the primitives and reorders it made, keyed by the convolution's geometry; a
-// training step reuses them. One engine for the process, one stream per thread. The backward of
-// a bfloat16 pointwise convolution goes to matrix products instead (conv2d_pointwise_matmul.h).
+// training step reuses them. One engine for the process, one stream per thread. The
+// backward-weights of a channels-last pointwise convolution, and in bfloat16 its backward-data,
+// go to matrix products instead (conv2d_pointwise_matmul.h).
 #if CRUNET_WITH_ONEDNN
 
 #include "conv2d_onednn.h"
@@ -340,7 +341,7 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
 Tensor conv2d_backward_data(const Tensor& grad_y, const Tensor& weight, const Shape& x_shape,
                             const Conv2dParams& params) {
-  if (pointwise_matmul_applies(weight.shape(), params, grad_y, Tensor())) {
+  if (pointwise_backward_data_by_matmul(weight.shape(), params, grad_y)) {
     return pointwise_backward_data(grad_y, weight, x_shape);
   }
   Geometry g = make_geometry(x_shape, weight.shape(), params, false, grad_y.dtype());
@@ -363,7 +364,7 @@ Tensor conv2d_backward_data(const Tensor& grad_y, const Tensor& weight, const Sh
 
 Tensor conv2d_backward_weight(const Tensor& grad_y, const Tensor& x, const Shape& weight_shape,
                               const Conv2dParams& params) {
-  if (pointwise_matmul_applies(weight_shape, params, grad_y, x)) {
+  if (pointwise_backward_weight_by_matmul(weight_shape, params, grad_y, x)) {
     return pointwise_backward_weight(grad_y, x, weight_shape);
   }
   Geometry g = make_geometry(x.shape(), weight_shape, params, false, x.dtype());
