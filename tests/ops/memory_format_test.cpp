@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,9 @@ struct ConvCase {
   ops::Conv2dParams params;
   bool bias;
 };
+
+// The case's name in test output instead of its bytes.
+void PrintTo(const ConvCase& c, std::ostream* out) { *out << c.name; }
 
 class ConvLayoutTest : public ::testing::TestWithParam<ConvCase> {};
 

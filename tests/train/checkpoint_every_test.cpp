@@ -1,5 +1,4 @@
 // train.checkpoint_every: a number of updates or a wall time with its unit.
-#include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>

@@ -1,5 +1,4 @@
 // Training configs: every mistake is a UserError naming file, line and key, before any work.
-#include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
