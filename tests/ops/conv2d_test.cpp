@@ -7,6 +7,7 @@
 
 #include "crunet/crunet.h"
 #include "ops/conv2d_backend.h"
+#include "ops/cpu/conv2d_group_merge.h"
 #include "ops/cpu/conv2d_reference.h"
 #if CRUNET_WITH_ONEDNN
 #include "ops/cpu/conv2d_onednn.h"
@@ -165,6 +166,44 @@ void check_backend_against_reference(const Case& c, std::uint64_t seed) {
 TEST(Conv2d, BackendMatchesReferenceOnNetworkShapes) {
   std::uint64_t seed = 10;
   for (const Case& c : fixed_cases()) check_backend_against_reference(c, seed += 10);
+}
+
+// Groups narrower than a vector (ResNeXt's and CRU-Net's first stage: 4 channels a group; 2 and
+// 1 input channels too): oneDNN's forward runs them as merged, block-diagonal groups where its own
+// kernel for them is the gemm fallback (conv2d_group_merge.h). All three passes, odd sizes.
+TEST(Conv2d, NarrowGroupsMatchReference) {
+  std::uint64_t seed = 7000;
+  for (const Case& c : {Case{2, 32, 32, 9, 9, 3, 1, 1, 8, true}, Case{1, 64, 64, 7, 11, 3, 2, 1, 16, false},
+                        Case{2, 16, 32, 6, 6, 3, 1, 1, 8, false}, Case{1, 16, 16, 5, 5, 3, 1, 1, 16, true}}) {
+    check_backend_against_reference(c, seed += 10);
+  }
+}
+
+// Merging groups changes the weight, not the convolution: the reference gives the same output
+// for the original groups and for the merged, block-diagonal ones.
+TEST(Conv2d, MergedGroupWeightGivesTheSameConvolution) {
+  const Tensor x = randn({2, 16, 7, 7}, 1);
+  const Tensor w = randn({24, 2, 3, 3}, 2), b = randn({24}, 3);
+  const Conv2dParams grouped{1, 1, 8, 1};
+  const Tensor expected = reference::conv2d_forward(x, w, b, grouped);
+  for (const std::int64_t merge : {2, 4, 8}) {
+    SCOPED_TRACE(merge);
+    const Tensor merged = ops::cpu::merge_group_weight(w, 8, merge);
+    EXPECT_EQ(merged.shape(), (Shape{24, 2 * merge, 3, 3}));
+    const Conv2dParams fewer{1, 1, 8 / merge, 1};
+    EXPECT_TRUE(testing::all_close(reference::conv2d_forward(x, merged, b, fewer), expected));
+  }
+  // Block-diagonal: output 3 (original group 1, the second block of merged group 0 when two
+  // merge) reads inputs 2-3 only.
+  const std::vector<float> m = ops::cpu::merge_group_weight(w, 8, 2).to_vector();
+  for (int i = 0; i < 4; ++i) {
+    for (int tap = 0; tap < 9; ++tap) {
+      const float value = m[(3 * 4 + i) * 9 + tap];
+      if (i < 2) EXPECT_EQ(value, 0.0f);
+      else EXPECT_EQ(value, w.to_vector()[(3 * 2 + (i - 2)) * 9 + tap]);
+    }
+  }
+  EXPECT_THROW(ops::cpu::merge_group_weight(w, 8, 3), ValueError);
 }
 
 // The strided 1x1 convolutions of the shortcuts (stride 2, as in every stage's first unit), odd

@@ -29,6 +29,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "conv2d_group_merge.h"
 #include "conv2d_pointwise_matmul.h"
 #include "crunet/core/error.h"
 #include "onednn_context.h"
@@ -316,12 +317,56 @@ Tensor subsample_nhwc(const Tensor& x, std::int64_t stride, std::int64_t oh, std
   return out;
 }
 
+bool is_gemm_fallback(const Geometry& g) {
+  return std::string(forward_pd(g).impl_info_str()).find("gemm") != std::string::npos;
+}
+
+// How many neighbouring groups the forward merges into one (conv2d_group_merge.h): 1, or the
+// smallest of 2 and 4 whose merged groups get one of oneDNN's JIT kernels instead of its im2col +
+// gemm fallback. oneDNN 2.6 has no JIT NHWC forward for groups narrower than its vector (4
+// channels on AVX2: the first stage of ResNeXt and CRU-Net), and the fallback ran that shape at
+// about 6 GFLOP/s (37 ms of a 714 ms crunet56 inference batch of 8 on an AMD EPYC Zen 3); its
+// backward kernels take the narrow groups as they are. Asked of oneDNN once per geometry, so the
+// choice follows the CPU it runs on. CRUNET_CPU_GROUP_MERGE=off turns it off (for comparisons).
+std::int64_t forward_group_merge(const Geometry& g) {
+  static const bool off = [] {
+    const char* value = std::getenv("CRUNET_CPU_GROUP_MERGE");
+    return value != nullptr && std::strcmp(value, "off") == 0;
+  }();
+  if (off || g.groups == 1) return 1;
+  thread_local std::map<Geometry::Key, std::int64_t> merges;
+  const Geometry::Key key = g.key();
+  const auto it = merges.find(key);
+  if (it != merges.end()) return it->second;
+  std::int64_t merge = 1;
+  if (is_gemm_fallback(g)) {
+    for (const std::int64_t m : {2, 4}) {
+      if (g.groups % m != 0) break;
+      Geometry merged = g;
+      merged.groups = g.groups / m;
+      if (!is_gemm_fallback(merged)) {
+        merge = m;
+        break;
+      }
+    }
+  }
+  if (merges.size() >= kMaxCachedPerKind) merges.clear();
+  merges.emplace(key, merge);
+  return merge;
+}
+
 }  // namespace
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                       const Conv2dParams& params) {
   Geometry g = make_geometry(x.shape(), weight.shape(), params, bias.defined(), x.dtype());
   g.src_nhwc = is_nhwc(x);
+  const std::int64_t merge = checked("forward", g, [&] { return forward_group_merge(g); });
+  if (merge > 1) {
+    Conv2dParams merged = params;
+    merged.groups = params.groups / merge;
+    return conv2d_forward(x, merge_group_weight(weight, params.groups, merge), bias, merged);
+  }
   return checked("forward", g, [&] {
     const ForwardEntry& entry = cached(thread_cache().forward, g, make_forward);
     Tensor y = empty({g.n, g.c_out, g.oh, g.ow}, TensorOptions(g.dtype), MemoryFormat::ChannelsLast);
