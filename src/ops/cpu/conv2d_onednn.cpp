@@ -317,8 +317,12 @@ Tensor subsample_nhwc(const Tensor& x, std::int64_t stride, std::int64_t oh, std
   return out;
 }
 
+// oneDNN's im2col + gemm forward ("gemm:jit", "x64:gemm:jit") or its reference loops; brgemm
+// ("brgemm:avx512_core_amx") is a JIT kernel.
 bool is_gemm_fallback(const Geometry& g) {
-  return std::string(forward_pd(g).impl_info_str()).find("gemm") != std::string::npos;
+  const std::string implementation = forward_pd(g).impl_info_str();
+  return implementation.rfind("gemm:", 0) == 0 ||
+         implementation.find(":gemm:") != std::string::npos || implementation.rfind("ref", 0) == 0;
 }
 
 // How many neighbouring groups the forward merges into one (conv2d_group_merge.h): 1, or the
