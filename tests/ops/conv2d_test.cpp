@@ -173,8 +173,9 @@ TEST(Conv2d, BackendMatchesReferenceOnNetworkShapes) {
 // kernel for them is the gemm fallback (conv2d_group_merge.h). All three passes, odd sizes.
 TEST(Conv2d, NarrowGroupsMatchReference) {
   std::uint64_t seed = 7000;
-  for (const Case& c : {Case{2, 32, 32, 9, 9, 3, 1, 1, 8, true}, Case{1, 64, 64, 7, 11, 3, 2, 1, 16, false},
-                        Case{2, 16, 32, 6, 6, 3, 1, 1, 8, false}, Case{1, 16, 16, 5, 5, 3, 1, 1, 16, true}}) {
+  for (const Case& c :
+       {Case{2, 32, 32, 9, 9, 3, 1, 1, 8, true}, Case{1, 64, 64, 7, 11, 3, 2, 1, 16, false},
+        Case{2, 16, 32, 6, 6, 3, 1, 1, 8, false}, Case{1, 16, 16, 5, 5, 3, 1, 1, 16, true}}) {
     check_backend_against_reference(c, seed += 10);
   }
 }
@@ -199,8 +200,10 @@ TEST(Conv2d, MergedGroupWeightGivesTheSameConvolution) {
   for (int i = 0; i < 4; ++i) {
     for (int tap = 0; tap < 9; ++tap) {
       const float value = m[(3 * 4 + i) * 9 + tap];
-      if (i < 2) EXPECT_EQ(value, 0.0f);
-      else EXPECT_EQ(value, w.to_vector()[(3 * 2 + (i - 2)) * 9 + tap]);
+      if (i < 2)
+        EXPECT_EQ(value, 0.0f);
+      else
+        EXPECT_EQ(value, w.to_vector()[(3 * 2 + (i - 2)) * 9 + tap]);
     }
   }
   EXPECT_THROW(ops::cpu::merge_group_weight(w, 8, 3), ValueError);

@@ -91,7 +91,8 @@ INSTANTIATE_TEST_SUITE_P(
     // gather of the pixels it reads, then that product.
     ::testing::Values(ConvCase{"pointwise", {2, 8, 9, 9}, {16, 8, 1, 1}, {}, false},
                       ConvCase{"pointwise_wide", {4, 24, 12, 12}, {40, 24, 1, 1}, {}, false},
-                      ConvCase{"pointwise_strided", {2, 8, 9, 9}, {16, 8, 1, 1}, {2, 0, 1, 1}, false},
+                      ConvCase{
+                          "pointwise_strided", {2, 8, 9, 9}, {16, 8, 1, 1}, {2, 0, 1, 1}, false},
                       ConvCase{"stem", {2, 3, 15, 15}, {8, 3, 7, 7}, {2, 3, 1, 1}, true},
                       ConvCase{"strided", {2, 8, 9, 9}, {16, 8, 3, 3}, {2, 1, 1, 1}, false},
                       ConvCase{"grouped", {2, 8, 7, 7}, {8, 2, 3, 3}, {1, 1, 4, 1}, false},

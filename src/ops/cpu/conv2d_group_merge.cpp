@@ -11,14 +11,15 @@ Tensor merge_group_weight(const Tensor& weight, std::int64_t groups, std::int64_
   if (weight.dim() != 4 || groups < 1 || merge < 1 || groups % merge != 0 ||
       weight.size(0) % groups != 0) {
     throw ValueError("merge_group_weight: weight " + shape_str(weight.shape()) + ", " +
-                          std::to_string(groups) + " groups, merge " + std::to_string(merge));
+                     std::to_string(groups) + " groups, merge " + std::to_string(merge));
   }
   const Tensor w = weight.contiguous();
   const std::int64_t c_out = w.size(0), in_per_group = w.size(1);
   const std::int64_t out_per_group = c_out / groups;
   const std::size_t taps = static_cast<std::size_t>(w.size(2) * w.size(3));
   const std::size_t element = dtype_size(w.dtype());
-  Tensor merged = zeros({c_out, merge * in_per_group, w.size(2), w.size(3)}, TensorOptions(w.dtype()));
+  Tensor merged =
+      zeros({c_out, merge * in_per_group, w.size(2), w.size(3)}, TensorOptions(w.dtype()));
   const auto* from = static_cast<const std::uint8_t*>(w.data_ptr());
   auto* to = static_cast<std::uint8_t*>(merged.data_ptr());
   const std::size_t row = static_cast<std::size_t>(in_per_group) * taps * element;

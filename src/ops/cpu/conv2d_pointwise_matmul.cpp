@@ -63,8 +63,8 @@ void run(const dnnl::matmul& primitive, std::int64_t m, std::int64_t k, std::int
 bool pointwise_channels_last(const Shape& weight_shape, const Conv2dParams& params,
                              const Tensor& grad_y, const Tensor& x_or_undefined) {
   return enabled() && weight_shape.size() == 4 && weight_shape[2] == 1 && weight_shape[3] == 1 &&
-         params.stride == 1 && params.padding == 0 && params.groups == 1 &&
-         channels_last(grad_y) && (!x_or_undefined.defined() || channels_last(x_or_undefined));
+         params.stride == 1 && params.padding == 0 && params.groups == 1 && channels_last(grad_y) &&
+         (!x_or_undefined.defined() || channels_last(x_or_undefined));
 }
 
 }  // namespace
@@ -87,9 +87,9 @@ Tensor pointwise_backward_data(const Tensor& grad_y, const Tensor& weight, const
   Tensor grad_x = empty(x_shape, TensorOptions(grad_y.dtype()), MemoryFormat::ChannelsLast);
   checked("conv2d backward data (pointwise matmul)", [&] {
     const Tensor w = weight.contiguous();  // [Cout, Cin, 1, 1] is [Cout, Cin] row-major
-    const dnnl::matmul primitive = cache().get(
-        Key{m, c_out, c_in, Pass::kBackwardData, grad_y.dtype()},
-        [&] { return product(m, c_out, c_in, false, grad_y.dtype()); });
+    const dnnl::matmul primitive =
+        cache().get(Key{m, c_out, c_in, Pass::kBackwardData, grad_y.dtype()},
+                    [&] { return product(m, c_out, c_in, false, grad_y.dtype()); });
     run(primitive, m, c_out, c_in, false, grad_y, w, grad_x);
   });
   return grad_x;
@@ -100,9 +100,9 @@ Tensor pointwise_backward_weight(const Tensor& grad_y, const Tensor& x, const Sh
   const std::int64_t c_in = x.size(1), c_out = weight_shape[0];
   Tensor grad_w = empty(weight_shape, TensorOptions(grad_y.dtype()));
   checked("conv2d backward weight (pointwise matmul)", [&] {
-    const dnnl::matmul primitive = cache().get(
-        Key{c_out, m, c_in, Pass::kBackwardWeight, grad_y.dtype()},
-        [&] { return product(c_out, m, c_in, true, grad_y.dtype()); });
+    const dnnl::matmul primitive =
+        cache().get(Key{c_out, m, c_in, Pass::kBackwardWeight, grad_y.dtype()},
+                    [&] { return product(c_out, m, c_in, true, grad_y.dtype()); });
     run(primitive, c_out, m, c_in, true, grad_y, x, grad_w);
   });
   return grad_w;
