@@ -7,10 +7,11 @@
 // read and write crunet's tensors in place, with no blocked copies of weights or activations.
 // Why, per pass and type (oneDNN 2.6, Debian's; bench/ and docs/benchmarks.md):
 // * backward-weights, bfloat16 and float32: oneDNN's convolution kernels for it run slower than
-//   its matmul: on AMX 2-5x slower in bfloat16 (2026-12-06, Xeon); in float32 on AVX2 (AMD EPYC
+//   its matmul: on AMX 3-5x slower in bfloat16 (2026-12-06, Xeon); in float32 on AVX2 (AMD EPYC
 //   Zen 3, 2026-12-07) 23% slower over the main job's shapes, with no shape where the matmul lost
 //   by more than 7%; on the AVX-512 Xeon the two measured the same in float32.
-// * backward-data, bfloat16 only: in float32 the convolution and the matmul measure the same.
+// * backward-data, bfloat16 only: oneDNN 2.6 has no brgemm convolution backward for AMX either;
+//   in float32 the convolution and the matmul measure the same, so it keeps the convolution.
 // CRUNET_CPU_POINTWISE=conv turns this path off (for comparisons).
 // Only compiled with CRUNET_WITH_ONEDNN.
 #include "crunet/core/tensor.h"
