@@ -277,6 +277,7 @@ struct Cache {
   std::map<Geometry::Key, ForwardEntry> forward;
   std::map<Geometry::Key, BackwardDataEntry> backward_data;
   std::map<Geometry::Key, BackwardWeightEntry> backward_weight;
+  std::map<Geometry::Key, std::int64_t> forward_group_merge;  // see forward_group_merge below
 };
 
 Cache& thread_cache() {
@@ -332,31 +333,24 @@ bool is_gemm_fallback(const Geometry& g) {
 // about 6 GFLOP/s (37 ms of a 714 ms crunet56 inference batch of 8 on an AMD EPYC Zen 3); its
 // backward kernels take the narrow groups as they are. Asked of oneDNN once per geometry, so the
 // choice follows the CPU it runs on. CRUNET_CPU_GROUP_MERGE=off turns it off (for comparisons).
+std::int64_t choose_group_merge(const Geometry& g) {
+  if (!is_gemm_fallback(g)) return 1;
+  for (const std::int64_t m : {2, 4}) {
+    if (g.groups % m != 0) break;
+    Geometry merged = g;
+    merged.groups = g.groups / m;
+    if (!is_gemm_fallback(merged)) return m;
+  }
+  return 1;
+}
+
 std::int64_t forward_group_merge(const Geometry& g) {
   static const bool off = [] {
     const char* value = std::getenv("CRUNET_CPU_GROUP_MERGE");
     return value != nullptr && std::strcmp(value, "off") == 0;
   }();
   if (off || g.groups == 1) return 1;
-  thread_local std::map<Geometry::Key, std::int64_t> merges;
-  const Geometry::Key key = g.key();
-  const auto it = merges.find(key);
-  if (it != merges.end()) return it->second;
-  std::int64_t merge = 1;
-  if (is_gemm_fallback(g)) {
-    for (const std::int64_t m : {2, 4}) {
-      if (g.groups % m != 0) break;
-      Geometry merged = g;
-      merged.groups = g.groups / m;
-      if (!is_gemm_fallback(merged)) {
-        merge = m;
-        break;
-      }
-    }
-  }
-  if (merges.size() >= kMaxCachedPerKind) merges.clear();
-  merges.emplace(key, merge);
-  return merge;
+  return cached(thread_cache().forward_group_merge, g, choose_group_merge);
 }
 
 }  // namespace

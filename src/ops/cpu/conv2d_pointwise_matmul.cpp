@@ -34,13 +34,21 @@ bool channels_last(const Tensor& t) {
 enum class Pass { kBackwardData, kBackwardWeight };
 using Key = std::tuple<std::int64_t, std::int64_t, std::int64_t, Pass, DType>;
 
+struct ProductDescs {
+  memory::desc a, b, c;
+};
+
+ProductDescs product_descs(std::int64_t m, std::int64_t k, std::int64_t n, bool a_transposed,
+                           DType dtype) {
+  const auto type = onednn_type(dtype);
+  return {memory::desc({m, k}, type, a_transposed ? Tag::ba : Tag::ab),
+          memory::desc({k, n}, type, Tag::ab), memory::desc({m, n}, type, Tag::ab)};
+}
+
 dnnl::matmul product(std::int64_t m, std::int64_t k, std::int64_t n, bool a_transposed,
                      DType dtype) {
-  const auto type = onednn_type(dtype);
-  const memory::desc a({m, k}, type, a_transposed ? Tag::ba : Tag::ab);
-  const memory::desc b({k, n}, type, Tag::ab);
-  const memory::desc c({m, n}, type, Tag::ab);
-  return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), engine()));
+  const ProductDescs d = product_descs(m, k, n, a_transposed, dtype);
+  return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(d.a, d.b, d.c), engine()));
 }
 
 PrimitiveCache<Key, dnnl::matmul>& cache() {
@@ -50,13 +58,10 @@ PrimitiveCache<Key, dnnl::matmul>& cache() {
 
 void run(const dnnl::matmul& primitive, std::int64_t m, std::int64_t k, std::int64_t n,
          bool a_transposed, const Tensor& a, const Tensor& b, Tensor& c) {
-  const auto type = onednn_type(c.dtype());
-  const memory::desc a_desc({m, k}, type, a_transposed ? Tag::ba : Tag::ab);
-  const memory::desc b_desc({k, n}, type, Tag::ab);
-  const memory::desc c_desc({m, n}, type, Tag::ab);
-  primitive.execute(stream(), {{DNNL_ARG_SRC, wrap(a_desc, a)},
-                               {DNNL_ARG_WEIGHTS, wrap(b_desc, b)},
-                               {DNNL_ARG_DST, wrap(c_desc, c)}});
+  const ProductDescs d = product_descs(m, k, n, a_transposed, c.dtype());
+  primitive.execute(stream(), {{DNNL_ARG_SRC, wrap(d.a, a)},
+                               {DNNL_ARG_WEIGHTS, wrap(d.b, b)},
+                               {DNNL_ARG_DST, wrap(d.c, c)}});
   stream().wait();
 }
 
