@@ -286,6 +286,20 @@ std::vector<std::string> list_checkpoints(const std::string& folder) {
   return paths;
 }
 
+std::vector<std::string> set_aside_checkpoints_after(const std::string& folder,
+                                                     std::int64_t global_step) {
+  std::vector<std::string> moved;
+  const fs::path aside = fs::path(folder) / ("superseded-after-" + std::to_string(global_step));
+  for (const std::string& path : list_checkpoints(folder)) {
+    if (step_of(path) <= global_step) break;  // newest first
+    fs::create_directories(aside);
+    const fs::path target = aside / fs::path(path).filename();
+    fs::rename(path, target);
+    moved.push_back(target.string());
+  }
+  return moved;
+}
+
 std::string latest_valid_checkpoint(const std::string& folder,
                                     const std::function<void(const std::string&)>& warn) {
   remove_abandoned_temporaries(folder, warn);

@@ -256,8 +256,12 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
       if (resume.empty()) log_->info("--resume auto: no checkpoint yet, starting from scratch");
     }
     group_->broadcast(resume);
+    // Starting over: the records of an attempt that died before its first checkpoint go, or
+    // its updates would be recorded twice.
+    if (resume.empty()) truncate_metrics_to_state();
   }
   if (!resume.empty()) resume_from(resume);
+  if (main_) set_aside_later_checkpoints();
   last_checkpoint_time_ = Clock::now();
 }
 
@@ -322,6 +326,19 @@ void Trainer::check_resume_layout(const std::string& path) const {
       ". The rest of that epoch cannot be continued exactly with another layout: resume with "
       "the same one, or from a checkpoint written at the end of an epoch (best.safetensors is "
       "one)");
+}
+
+void Trainer::set_aside_later_checkpoints() {
+  const std::string folder = (fs::path(config_.output_dir) / "checkpoints").string();
+  const std::vector<std::string> moved = set_aside_checkpoints_after(folder, state_.global_step);
+  if (moved.empty()) return;
+  // Left in place, they would outrank this run's own checkpoints: pruning would delete the new
+  // ones and --resume auto would go back to the abandoned run.
+  log_->warn("{} checkpoint(s) of {} are from after update {}, where this run {}: moved to {} "
+             "(delete them if they are not wanted)",
+             moved.size(), folder, state_.global_step,
+             state_.global_step == 0 ? "starts" : "resumes",
+             fs::path(moved.front()).parent_path().string());
 }
 
 void Trainer::truncate_metrics_to_state() {

@@ -143,6 +143,60 @@ TEST_F(Preemption, RecordsWrittenAfterTheCheckpointAppearOnceAfterTheResume) {
   EXPECT_EQ(metrics_of(folder + "/run", "epoch").size(), 2u);
 }
 
+TEST_F(Preemption, AnAutoResumeWithoutACheckpointStartsTheRecordsAfresh) {
+  const std::string folder = fresh_folder("preempt_no_checkpoint");
+  {
+    // Killed at update 8 before any checkpoint (its stop checkpoint removed): metrics.jsonl holds
+    // updates 1-8, and the requeued --resume auto finds nothing to resume from.
+    train::Trainer trainer(config_in(folder), stopping_at(8));
+    const train::TrainResult result = trainer.run();
+    ASSERT_TRUE(result.interrupted);
+    fs::remove_all(folder + "/run/checkpoints");
+  }
+  ASSERT_EQ(metrics_of(folder + "/run", "step").size(), 8u);
+  train::Trainer restarted(config_in(folder), stopping_at(0, "auto"));
+  EXPECT_EQ(restarted.state().global_step, 0);
+  ASSERT_FALSE(restarted.run().interrupted);
+  const std::vector<json> want = metrics_of(*straight_ + "/run", "step");
+  const std::vector<json> got = metrics_of(folder + "/run", "step");
+  ASSERT_EQ(got.size(), want.size()) << "the first attempt's updates recorded a second time";
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i]["global_step"], want[i]["global_step"]);
+  }
+}
+
+TEST_F(Preemption, AResumeFromAnEarlierCheckpointSetsTheLaterOnesAside) {
+  const std::string folder = fresh_folder("preempt_earlier");
+  const std::string checkpoints = folder + "/run/checkpoints";
+  {
+    train::Trainer trainer(config_in(folder, {"train.checkpoint_every=5", "train.keep_checkpoints=9"}),
+                           stopping_at(0));
+    ASSERT_FALSE(trainer.run().interrupted);
+  }
+  const std::string earlier = train::checkpoint_path(checkpoints, 10);
+  ASSERT_TRUE(fs::is_regular_file(earlier));
+  const std::vector<std::string> later = train::list_checkpoints(checkpoints);
+  ASSERT_GT(later.size(), 2u);
+  // Back to update 10 and stopped 3 updates on, keeping 2 checkpoints: the run's own checkpoint
+  // of update 13 must survive the pruning and be the one --resume auto finds.
+  train::Trainer resumed(config_in(folder, {"train.checkpoint_every=5", "train.keep_checkpoints=2"}),
+                         stopping_at(3, earlier));
+  const train::TrainResult result = resumed.run();
+  ASSERT_TRUE(result.interrupted);
+  EXPECT_EQ(result.checkpoint, train::checkpoint_path(checkpoints, 13));
+  EXPECT_TRUE(fs::is_regular_file(result.checkpoint));
+  EXPECT_EQ(train::latest_valid_checkpoint(checkpoints, [](const std::string&) {}),
+            result.checkpoint);
+  // Nothing deleted: the abandoned run's later checkpoints are set aside, all of them.
+  for (const std::string& path : later) {
+    if (path == earlier || path < earlier) continue;
+    EXPECT_TRUE(fs::is_regular_file(fs::path(checkpoints) / "superseded-after-10" /
+                                    fs::path(path).filename()))
+        << path;
+  }
+  EXPECT_NE(read_file(folder + "/run/train.log").find("superseded-after-10"), std::string::npos);
+}
+
 TEST_F(Preemption, TheBestCheckpointByValidationTopOneIsKeptBesideTheNewest) {
   const std::string best = train::best_checkpoint_path(*straight_ + "/run/checkpoints");
   ASSERT_TRUE(fs::is_regular_file(best));

@@ -29,6 +29,12 @@ std::vector<std::string> list_checkpoints(const std::string& folder);
 // "" when there is none.
 std::string latest_valid_checkpoint(const std::string& folder,
                                     const std::function<void(const std::string&)>& warn);
+// Moves the checkpoints of `folder` written after update `global_step` (those of a run that was
+// resumed from an earlier point, or started over) into the subfolder "superseded-after-<step>",
+// so that neither pruning nor --resume auto takes them for this run's newest; returns their new
+// paths. Nothing is deleted: they stay there for the user.
+std::vector<std::string> set_aside_checkpoints_after(const std::string& folder,
+                                                     std::int64_t global_step);
 // "checkpoint-000001234.safetensors" in `folder`.
 std::string checkpoint_path(const std::string& folder, std::int64_t global_step);
 

@@ -92,6 +92,7 @@ class Trainer {
   // After a resume: metrics.jsonl loses the records written after the checkpoint (they will be
   // written again), so that no update or epoch appears twice.
   void truncate_metrics_to_state();
+  void set_aside_later_checkpoints();
   void write_checkpoint(TrainResult& result);
   // Validates (when due), records the epoch and checkpoints; false when a stop request came
   // during validation: the epoch stays open, its checkpoint validates again on resume.
