@@ -15,10 +15,7 @@ namespace {
 // The only state a signal handler may touch.
 volatile std::sig_atomic_t stop_signal = 0;
 
-extern "C" void on_stop_signal(int signal) {
-  stop_signal = signal;
-  crunet::dist::notify_stop_signal();  // a collective stuck on a dead peer gives up soon after
-}
+extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
 
 }  // namespace
 

@@ -5,25 +5,20 @@
 // peer leaves its core to the peer (two ranks on two cores). The wait gives up
 //   * at the group's deadline (train.dist_timeout_s),
 //   * at once when the launcher that started this process is gone (mpirun exited after another
-//     rank died: this process was re-parented, nobody will ever answer),
-//   * a grace period after a stop signal (SIGTERM: a launcher ending the job, or a scheduler's
-//     preemption), since a collective that has not finished by then is waiting for a dead peer.
+//     rank died: this process was re-parented, nobody will ever answer).
+// A stop signal (SIGTERM) does not shorten the wait: after one, rank 0 may be writing the stop's
+// checkpoint while the others wait for it, which takes as long as the file system needs.
 #include <chrono>
 #include <string>
 #include <thread>
 
 namespace crunet::dist {
 
-enum class WaitResult { Done, TimedOut, LauncherGone, Stopped };
-
-// Seconds a collective may still take after a stop signal.
-constexpr double kStopGraceSeconds = 20.0;
+enum class WaitResult { Done, TimedOut, LauncherGone };
 
 // Remembers this process's parent (the launcher) when MPI starts; the wait compares against it.
 void remember_launcher();
 bool launcher_gone();
-// Seconds since notify_stop_signal(), or a negative number if none came.
-double seconds_since_stop_signal();
 
 template <typename Done>
 WaitResult poll_until(Done&& done, double timeout_s) {
@@ -38,7 +33,6 @@ WaitResult poll_until(Done&& done, double timeout_s) {
     const auto now = Clock::now();
     if (now >= deadline) return WaitResult::TimedOut;
     if (launcher_gone()) return WaitResult::LauncherGone;
-    if (seconds_since_stop_signal() > kStopGraceSeconds) return WaitResult::Stopped;
     if (now < yield_until) {
       std::this_thread::yield();  // a peer sharing this core gets it at once
     } else {

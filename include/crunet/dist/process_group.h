@@ -95,13 +95,6 @@ std::shared_ptr<ProcessGroup> world();
 // A group of one, whatever the environment (tools that must not join a job).
 std::shared_ptr<ProcessGroup> single_process_group();
 
-// Async-signal-safe: tells the collectives that this process was asked to stop (a SIGTERM
-// handler calls it). The trainer then stops at the end of the update; a collective still waiting
-// kStopGraceSeconds (20 s) later is waiting for a dead peer and fails instead of running into
-// the full timeout. A collective also fails at once when the launcher that started the process
-// has exited.
-void notify_stop_signal() noexcept;
-
 // What this build has: MPI (CRUNET_MPI), and NCCL for CUDA tensors (CUDA and MPI both on).
 bool built_with_mpi();
 bool built_with_nccl();
