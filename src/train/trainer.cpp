@@ -185,7 +185,8 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   manual_seed(config_.loop.seed);
   model_ = models::build(config_.model);
   if (!options_.init_weights.empty()) {
-    load_weights(*model_, options_.init_weights, options_.init_keep);
+    // A checkpoint too (cli.md): its "model." tensors, checked by its CRC.
+    load_model_weights(options_.init_weights, *model_, options_.init_keep);
     std::string kept;
     for (const std::string& prefix : options_.init_keep) kept += " " + prefix + "*";
     log_->info("initial weights from {}{}", options_.init_weights,

@@ -335,3 +335,28 @@ output: {dir: )" + folder + R"(/run}
 
 }  // namespace
 }  // namespace crunet::e2e
+TEST(InitWeights, ACheckpointServesAsInitialWeights) {
+  // docs/cli.md: "a model.safetensors or a checkpoint works too"; a checkpoint was refused, its
+  // "model." and "optim." tensors listed as unexpected.
+  const std::string folder = fresh_folder("init_checkpoint");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  const RunResult first =
+      run_tool("crunet-train", {"--config", config, "--set", "data.train_limit=50"});
+  ASSERT_EQ(first.status, 0) << first.output;
+  const std::vector<std::string> checkpoints = train::list_checkpoints(folder + "/run/checkpoints");
+  ASSERT_FALSE(checkpoints.empty());
+  const RunResult init = run_tool("crunet-train", {"--config", config, "--output", folder + "/run2",
+                                                   "--init", checkpoints.front(), "--dry-run"});
+  EXPECT_EQ(init.status, 0) << init.output;
+  EXPECT_NE(init.output.find("initial weights from " + checkpoints.front()), std::string::npos)
+      << init.output;
+  const RunResult typo = run_tool(
+      "crunet-train",
+      {"--config", config, "--init", checkpoints.front(), "--init-keep", "fc_", "--dry-run"});
+  EXPECT_EQ(typo.status, 2) << typo.output;
+  EXPECT_NE(typo.output.find("the keep prefix 'fc_' matches no tensor of the model"),
+            std::string::npos)
+      << typo.output;
+}
+
