@@ -335,6 +335,16 @@ TrainConfig load_train_config(const std::string& path, const std::vector<std::st
   return config;
 }
 
+void check_model_channels(const TrainConfig& config) {
+  if (config.model.in_channels != config.data.channels) {
+    throw UserError(
+        config.path + ": data.channels: the images are decoded to " +
+        std::to_string(config.data.channels) + " channel(s) but model.input.channels is " +
+        std::to_string(config.model.in_channels) +
+        " (set data.channels: " + std::to_string(config.model.in_channels) + ", or the model's)");
+  }
+}
+
 std::vector<std::string> config_keys() {
   std::vector<std::string> keys;
   auto add = [&keys](const std::string& prefix, const std::vector<std::string>& names) {
