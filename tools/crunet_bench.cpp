@@ -40,18 +40,24 @@ int main(int argc, char** argv) {
   int steps = 5, warmup = 2;
   bool json = false, train_only = false, infer_only = false;
   app.add_option("--config", config, "model spec, training config or zoo name")->required();
-  app.add_option("--batch", batch, "images per step")->check(CLI::PositiveNumber);
-  app.add_option("--steps", steps, "timed steps")->check(CLI::PositiveNumber);
-  app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  // Ranges as the training config's (data.batch_size, data.augment.size), so that an overflowing
+  // size or a typo is a command-line error, not a negative estimate or a huge allocation.
+  app.add_option("--batch", batch, "images per step")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
+  app.add_option("--steps", steps, "timed steps")->check(CLI::Range(1, 1 << 30));
+  app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::Range(0, 1 << 30));
   app.add_option("--device", device_name, "cpu, cuda or cuda:N");
   app.add_option("--precision", precision_name,
                  "fp32, tf32 or bf16 (tf32 on a GPU only; bf16 on a GPU or on a CPU with "
                  "avx512_bf16 or amx_bf16; docs/config.md)");
-  app.add_option("--input-size", input_size, "image size (default: the spec's)");
-  app.add_option("--threads", threads, "OpenMP threads (default: all cores)");
+  app.add_option("--input-size", input_size, "image size (default: the spec's)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{65536}));
+  app.add_option("--threads", threads, "OpenMP threads (default: all cores)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{4096}));
   app.add_flag("--json", json, "print one JSON object");
   app.add_flag("--train-only", train_only, "skip the inference measurement");
-  app.add_flag("--infer-only", infer_only, "skip the training measurement");
+  app.add_flag("--infer-only", infer_only, "skip the training measurement")
+      ->excludes("--train-only");  // both would measure nothing
   return crunet::tools::run_tool(app, argc, argv, [&] {
     using namespace crunet;
     const Device device = Device::parse(device_name);

@@ -35,15 +35,22 @@ int main(int argc, char** argv) {
       ->needs(rec_option);
   folder_option->excludes(rec_option);
   rec_option->excludes(folder_option);
+  // The ranges of the training config's data.workers, batch_size, augment.size and
+  // prefetch_batches: 100000 workers failed to start their threads (std::terminate), a huge size
+  // failed as std::bad_alloc.
   app.add_option("--workers", workers, "decode/augment threads (0: the calling thread)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
-  app.add_option("--batches", batches, "batches timed")->check(CLI::PositiveNumber);
-  app.add_option("--warmup", warmup, "batches run before timing")->check(CLI::NonNegativeNumber);
-  app.add_option("--size", size, "output height and width")->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0, 256));
+  app.add_option("--batch", batch, "batch size")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
+  app.add_option("--batches", batches, "batches timed")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
+  app.add_option("--warmup", warmup, "batches run before timing")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
+  app.add_option("--size", size, "output height and width")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{65536}));
   app.add_option("--prefetch", prefetch,
                  "prefetch queue in batches (default 2 x workers, at least 2)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1024));
   app.add_flag("--no-hsl", no_hsl, "leave out the HSL colour noise");
   app.add_flag("--json", json, "print one JSON object");
   return crunet::tools::run_tool(app, argc, argv, [&] {

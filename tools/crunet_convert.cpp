@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   app.add_flag("--ignore-unused", ignore_unused,
                "write the weights even if some MXNet arrays map to no crunet tensor");
   return crunet::tools::run_tool(app, argc, argv, [&] {
+    crunet::tools::refuse_output_over_input(
+        "--out", out,
+        {{"--params", params}, {"--symbol", symbol}, {"--map", map}, {"--config", config}});
     const crunet::models::ModelSpec spec = crunet::models::load_model_spec(config);
     auto network = crunet::models::build(spec);
     const std::string map_file = map.empty() ? crunet::models::default_mxnet_name_map() : map;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -116,6 +117,21 @@ Counts sum_over(crunet::dist::ProcessGroup& group, const Counts& mine) {
   return total;
 }
 
+// A --json path that cannot be written (no such folder, or a folder itself) failed after the
+// evaluation, which may take an hour, with status 1: found before it, as the user's mistake.
+void check_json_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::is_directory(path, error)) {
+    throw crunet::UserError("--json " + path + ": is a folder, not a file");
+  }
+  const fs::path folder = fs::absolute(path, error).parent_path();
+  if (!fs::is_directory(folder, error)) {
+    throw crunet::UserError("--json " + path + ": there is no folder " + folder.string() +
+                            " to write it in");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -142,7 +158,9 @@ int main(int argc, char** argv) {
   const int status = crunet::tools::run_tool(app, argc, argv, [&] {
     using namespace crunet;
     group = dist::world();
+    if (!json_path.empty()) check_json_path(json_path);
     const train::TrainConfig config = train::load_train_config(config_path, overrides);
+    train::check_model_channels(config);
     group->set_timeout(config.loop.dist_timeout_s);
     Device device = Device::parse(config.loop.device);
     if (device.is_cuda() && config.loop.device == "cuda" && group->world_size() > 1) {

@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   app.add_option("--config", config, "model spec (YAML), training config, or zoo name")->required();
   app.add_flag("--json", json, "print one JSON object");
   app.add_option("--batch", batch, "batch size for the activation-memory estimate")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));  // the product must not overflow
   return crunet::tools::run_tool(app, argc, argv, [&] {
     auto network = crunet::models::build(crunet::models::load_model_spec(config));
     const auto summary = crunet::models::summarize(*network);

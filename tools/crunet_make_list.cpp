@@ -26,6 +26,9 @@ std::string class_map_path(const std::string& list_file) {
 int write_rec_index(const std::string& rec_file, const std::string& output) {
   const std::string idx_file =
       output.empty() ? fs::path(rec_file).replace_extension(".idx").string() : output;
+  // `--output x.rec`, or a .rec named x.idx: the index would be written over the records.
+  crunet::tools::refuse_output_over_input(output.empty() ? "the index" : "--output", idx_file,
+                                          {{"--rec-index", rec_file}});
   const crunet::data::RecordScan scan = crunet::data::scan_record_file(rec_file);
   crunet::data::write_record_index(idx_file, scan.entries);
   std::printf("%s: %zu records of %s (keys 0 to %zu)\n", idx_file.c_str(), scan.entries.size(),
@@ -73,6 +76,10 @@ int main(int argc, char** argv) {
     if (root.empty() || output.empty()) {
       throw UserError("--root and --output are required (or --rec-index FILE.rec)");
     }
+    const std::string map_file = class_map_path(output);
+    tools::refuse_output_over_input("--output", output,
+                                    {{"--labels", labels}, {"--class-map", class_map}});
+    tools::refuse_output_over_input("the class map", map_file, {{"--labels", labels}});
     const std::vector<std::string> names =
         class_map.empty() ? std::vector<std::string>{} : data::read_class_map(class_map);
     std::vector<std::string> paths;
@@ -103,7 +110,6 @@ int main(int argc, char** argv) {
     }
     out.close();
     if (!out) throw UserError(output + ": cannot write the list file");
-    const std::string map_file = class_map_path(output);
     data::write_class_map(map_file, classes);
     std::printf("%s: %zu images of %zu classes (paths relative to %s); class map %s\n",
                 output.c_str(), paths.size(), classes.size(), root.c_str(), map_file.c_str());

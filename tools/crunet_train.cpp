@@ -17,6 +17,21 @@ volatile std::sig_atomic_t stop_signal = 0;
 
 extern "C" void on_stop_signal(int signal) { stop_signal = signal; }
 
+// A run folder that is a file (or under one) failed at its first write, after the data were
+// read, with status 1 and the library's message; a dry run passed it. `given_by` names the flag
+// or key that gave it.
+void check_run_folder(const std::string& folder, const std::string& given_by) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::path nearest = fs::absolute(folder, error);  // the folder or the nearest parent that exists
+  while (!fs::exists(nearest, error) && nearest.has_relative_path())
+    nearest = nearest.parent_path();
+  if (fs::exists(nearest, error) && !fs::is_directory(nearest, error)) {
+    throw crunet::UserError(given_by + " " + folder + ": the run folder cannot be made, " +
+                            nearest.string() + " is a file, not a folder");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -43,7 +58,13 @@ int main(int argc, char** argv) {
     group = crunet::dist::world();
     crunet::train::TrainConfig config = crunet::train::load_train_config(config_path, overrides);
     if (!output.empty()) config.output_dir = output;
+    check_run_folder(config.output_dir, output.empty() ? config_path + ": output.dir" : "--output");
     if (!resume.empty() && resume != "auto" && !std::filesystem::is_regular_file(resume)) {
+      if (std::filesystem::is_directory(resume)) {  // the run folder, or its checkpoints/
+        throw crunet::UserError("--resume " + resume +
+                                ": is a folder, not a checkpoint file "
+                                "(--resume auto takes the newest checkpoint of the run folder)");
+      }
       throw crunet::UserError("--resume " + resume + ": no such checkpoint file");
     }
     std::signal(SIGINT, on_stop_signal);

@@ -11,16 +11,22 @@ namespace crunet::config {
 
 // --- Problems ------------------------------------------------------------------------------------
 
+namespace {
+
+// `path` is `prefix` or a key path beneath it ("data.augment.size" under "data.augment").
+bool is_within(const std::string& path, const std::string& prefix) {
+  return path.compare(0, prefix.size(), prefix) == 0 &&
+         (path.size() == prefix.size() || path[prefix.size()] == '.' || path[prefix.size()] == '[');
+}
+
+}  // namespace
+
 void Problems::add(const std::string& path, int line, const std::string& text) {
   for (std::size_t i = 0; i < texts_.size(); ++i) {
     if (texts_[i] == text) return;
     const std::string& earlier = paths_[i];
     // The same key, or a key inside it: a consequence of the earlier problem.
-    if (!earlier.empty() && path.compare(0, earlier.size(), earlier) == 0 &&
-        (path.size() == earlier.size() || path[earlier.size()] == '.' ||
-         path[earlier.size()] == '[')) {
-      return;
-    }
+    if (!earlier.empty() && is_within(path, earlier)) return;
   }
   paths_.push_back(path);
   lines_.push_back(line);
@@ -62,6 +68,17 @@ void Problems::raise(const std::string& file) const {
   if (!texts_.empty()) throw ConfigProblems(message(file), this);
 }
 
+void Problems::set_origin(const std::string& path, const std::string& origin) {
+  origins_.emplace_back(path, origin);
+}
+
+std::string Problems::origin_of(const std::string& path) const {
+  for (auto it = origins_.rbegin(); it != origins_.rend(); ++it) {
+    if (is_within(path, it->first)) return it->second;
+  }
+  return "";
+}
+
 // --- YamlReader ----------------------------------------------------------------------------------
 
 YamlReader::YamlReader(YAML::Node node, std::string file, std::string path,
@@ -71,7 +88,7 @@ YamlReader::YamlReader(YAML::Node node, std::string file, std::string path,
       path_(std::move(path)),
       problems_(std::move(problems)) {
   if (!node_.IsMap()) {
-    const std::string at = file_ + ":" + std::to_string(std::max(node_.Mark().line, 0) + 1) + ": " +
+    const std::string at = location(path_, std::max(node_.Mark().line, 0) + 1) + ": " +
                            (path_.empty() ? std::string("the document") : path_);
     const std::string text = at + " must be a map of keys to values";
     if (!problems_) throw UserError(text);
@@ -87,11 +104,16 @@ std::string YamlReader::full(const std::string& key) const {
 std::string YamlReader::where(const std::string& key) const {
   const YAML::Node value = node_[key];
   const int line = (value ? value.Mark().line : node_.Mark().line) + 1;
-  return file_ + ":" + std::to_string(std::max(line, 1)) + ": " + full(key);
+  return location(full(key), line) + ": " + full(key);
+}
+
+std::string YamlReader::location(const std::string& path, int line) const {
+  const std::string origin = problems_ ? problems_->origin_of(path) : "";
+  return origin.empty() ? file_ + ":" + std::to_string(std::max(line, 1)) : origin;
 }
 
 void YamlReader::report_at(const std::string& path, int line, const std::string& message) const {
-  const std::string text = file_ + ":" + std::to_string(std::max(line, 1)) + ": " + path + ": " + message;
+  const std::string text = location(path, line) + ": " + path + ": " + message;
   if (!problems_) throw UserError(text);
   problems_->add(path, std::max(line, 1), text);
 }

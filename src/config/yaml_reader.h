@@ -53,8 +53,14 @@ class Problems {
   std::string message(const std::string& file) const;
   // Throws ConfigProblems listing every problem; does nothing when there is none.
   void raise(const std::string& file) const;
+  // A value given outside the file (`--set optim.lr=-1`): problems at `path` or beneath it name
+  // `origin` instead of a line of the file, which does not hold that value.
+  void set_origin(const std::string& path, const std::string& origin);
+  // The origin of the value at `path`, or "" for a value of the file.
+  std::string origin_of(const std::string& path) const;
 
  private:
+  std::vector<std::pair<std::string, std::string>> origins_;  // the last one given wins
   std::vector<std::string> paths_;
   std::vector<int> lines_;  // INT_MAX: not known (a UserError from elsewhere)
   std::vector<std::string> texts_;
@@ -101,6 +107,8 @@ class YamlReader {
   YAML::Node required(const std::string& key) const;
   std::string full(const std::string& key) const;
   void report_at(const std::string& path, int line, const std::string& message) const;
+  // "file:line", or the origin of a value set from elsewhere (Problems::set_origin).
+  std::string location(const std::string& path, int line) const;
   YAML::Node node_;
   std::string file_;
   std::string path_;

@@ -170,7 +170,12 @@ std::vector<std::string> zoo_names() {
 std::string model_spec_file(const std::string& name_or_path) {
   std::error_code error;  // a name too long for a path is simply not a file
   if (fs::is_regular_file(name_or_path, error)) return name_or_path;
-  if (looks_like_path(name_or_path)) throw UserError(name_or_path + ": no such file");
+  if (looks_like_path(name_or_path)) {
+    if (fs::is_directory(name_or_path, error)) {  // "no such file" sent one looking for it
+      throw UserError(name_or_path + ": is a folder, not a model spec or training config");
+    }
+    throw UserError(name_or_path + ": no such file");
+  }
   for (const std::string& folder : zoo_directories()) {
     const fs::path candidate = fs::path(folder) / (name_or_path + ".yaml");
     if (fs::is_regular_file(candidate, error)) return candidate.string();

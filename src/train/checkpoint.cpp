@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "crunet/core/safetensors.h"
+#include "crunet/nn/weights.h"
 
 namespace crunet::train {
 namespace {
@@ -314,15 +315,13 @@ std::string latest_valid_checkpoint(const std::string& folder,
   return "";
 }
 
-void load_model_weights(const std::string& path, nn::Module& model) {
+void load_model_weights(const std::string& path, nn::Module& model,
+                        const std::vector<std::string>& keep_prefixes) {
   const SafetensorsFile file = load_safetensors(path);
   const bool checkpoint = is_checkpoint(file);
   if (checkpoint) check_checksum(file);
-  try {
-    model.load_state_dict(checkpoint ? with_prefix_removed(file, kModelPrefix) : file.tensors);
-  } catch (const ValueError& e) {
-    throw UserError(path + ": weights do not fit the model: " + e.what());
-  }
+  load_weights(model, checkpoint ? with_prefix_removed(file, kModelPrefix) : file.tensors, path,
+               keep_prefixes);
 }
 
 }  // namespace crunet::train

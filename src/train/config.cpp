@@ -1,5 +1,6 @@
 #include "crunet/train/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -120,6 +121,9 @@ optim::SGDOptions parse_optimizer(const YamlReader& r) {
                           config::did_you_mean(scope, kDecayScopes));
   }
   if (!(o.lr > 0)) r.report("lr", "must be positive, got " + std::to_string(o.lr));
+  // The update converts both to float: beyond its range that conversion is undefined.
+  if (o.lr > 1e30) r.report("lr", "must be at most 1e30");
+  if (o.weight_decay > 1e30) r.report("weight_decay", "must be at most 1e30");
   if (!(o.momentum >= 0 && o.momentum < 1)) r.report("momentum", "must be in [0, 1)");
   if (!(o.weight_decay >= 0)) r.report("weight_decay", "must not be negative");
   if (o.nesterov && o.momentum == 0) r.report("nesterov", "Nesterov momentum needs momentum > 0");
@@ -145,7 +149,11 @@ optim::ScheduleOptions parse_schedule(const YamlReader& r, double base_lr, doubl
   s.step_epochs = r.number("step_epochs", s.step_epochs);
   s.gamma = r.number("gamma", s.gamma);
   s.min_lr = r.number("min_lr", s.min_lr);
-  s.patience = static_cast<int>(r.integer("patience", s.patience));
+  // Checked as read: the int it goes to would wrap 4294967296 round to 0.
+  const std::int64_t patience = r.integer("patience", s.patience);
+  if (patience < 0) r.report("patience", "must not be negative");
+  if (patience > 1000000) r.report("patience", "must be at most 1000000");
+  s.patience = static_cast<int>(std::clamp<std::int64_t>(patience, 0, 1000000));
   s.threshold = r.number("threshold", s.threshold);
   if (r.has("milestones")) {
     const YAML::Node list = r.node("milestones");
@@ -168,7 +176,6 @@ optim::ScheduleOptions parse_schedule(const YamlReader& r, double base_lr, doubl
   if (!(s.step_epochs > 0)) r.report("step_epochs", "must be positive");
   if (!(s.gamma > 0 && s.gamma <= 1)) r.report("gamma", "must be in (0, 1]");
   if (!(s.min_lr >= 0)) r.report("min_lr", "must not be negative");
-  if (s.patience < 0) r.report("patience", "must not be negative");
   return s;
 }
 
@@ -199,6 +206,10 @@ void parse_checkpoint_every(const YamlReader& r, LoopOptions& o) {
   if (unit.empty()) {
     if (value != std::floor(value)) {
       r.report("checkpoint_every", "a number of updates must be a whole number; " + expected);
+      return;
+    }
+    if (value >= 9.2e18) {  // beyond int64_t: the conversion would be undefined
+      r.report("checkpoint_every", "a number of updates must be below 9.2e18; " + expected);
       return;
     }
     o.checkpoint_every = static_cast<std::int64_t>(value);
@@ -259,6 +270,8 @@ LoopOptions parse_loop(const YamlReader& r) {
                           "activations); use fp32 or tf32, or sync_bn: false");
   }
   if (o.threads < 0) r.report("threads", "must not be negative");
+  // The value goes to omp_set_num_threads as an int; tens of thousands of threads fail to start.
+  if (o.threads > 4096) r.report("threads", "must be at most 4096");
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) r.report("label_smoothing", "must be in [0, 1)");
   if (o.log_every <= 0) r.report("log_every", "must be a positive integer");
   if (o.eval_every <= 0) r.report("eval_every", "must be a positive integer");
@@ -295,6 +308,9 @@ TrainConfig load_train_config(const std::string& path, const std::vector<std::st
   for (const std::string& text : overrides) apply_override(document, path, text);
   // Every problem of the document is collected and reported at once (one per line).
   const auto problems = std::make_shared<config::Problems>();
+  for (const std::string& text : overrides) {  // checked well-formed by apply_override
+    problems->set_origin(text.substr(0, text.find('=')), "--set " + text);
+  }
   const YamlReader top(document, path, "", problems);
   top.check_keys(kTopKeys);
   TrainConfig config;
@@ -317,6 +333,16 @@ TrainConfig load_train_config(const std::string& path, const std::vector<std::st
   });
   problems->raise(path);
   return config;
+}
+
+void check_model_channels(const TrainConfig& config) {
+  if (config.model.in_channels != config.data.channels) {
+    throw UserError(
+        config.path + ": data.channels: the images are decoded to " +
+        std::to_string(config.data.channels) + " channel(s) but model.input.channels is " +
+        std::to_string(config.model.in_channels) +
+        " (set data.channels: " + std::to_string(config.model.in_channels) + ", or the model's)");
+  }
 }
 
 std::vector<std::string> config_keys() {

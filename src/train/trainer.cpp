@@ -159,6 +159,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
       group_(options_.group ? options_.group : dist::world()), main_(group_->is_main()),
       device_(training_device(config_.loop.device, *group_)) {
   group_->set_timeout(config_.loop.dist_timeout_s);
+  check_model_channels(config_);
   // A dry run on a login node checks a GPU config without the GPU: the model is built on the CPU.
   const bool no_gpu_here = device_.is_cuda() && !cuda_is_available();
   if (no_gpu_here && !options_.dry_run) {
@@ -185,7 +186,8 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
   manual_seed(config_.loop.seed);
   model_ = models::build(config_.model);
   if (!options_.init_weights.empty()) {
-    load_weights(*model_, options_.init_weights, options_.init_keep);
+    // A checkpoint too (cli.md): its "model." tensors, checked by its CRC.
+    load_model_weights(options_.init_weights, *model_, options_.init_keep);
     std::string kept;
     for (const std::string& prefix : options_.init_keep) kept += " " + prefix + "*";
     log_->info("initial weights from {}{}", options_.init_weights,

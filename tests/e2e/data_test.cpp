@@ -122,6 +122,44 @@ TEST(MakeList, RecIndexWritesTheIdxThatMxnetWrote) {
   EXPECT_TRUE(contains(run.output, "--root and --output are required")) << run.output;
 }
 
+TEST(MakeList, AnOutputThatIsOneOfTheInputsIsRefusedAndTheInputKept) {
+  // The write would destroy the input: a .rec (given as its own --output, or named x.idx so that
+  // its default index is itself), a label file.
+  const std::string folder = fresh_folder("make_list_overwrite");
+  const std::string fixtures = std::string(CRUNET_FIXTURE_DIR) + "/mxnet/";
+  fs::copy_file(fixtures + "small.rec", folder + "/small.rec");
+  const std::string records = read_file(folder + "/small.rec");
+  RunResult run = run_tool("crunet-make-list", {"--rec-index", folder + "/small.rec", "--output",
+                                                folder + "/small.rec"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "--output " + folder + "/small.rec is the file of --rec-index"))
+      << run.output;
+  EXPECT_EQ(read_file(folder + "/small.rec"), records);
+  fs::copy_file(fixtures + "small.rec", folder + "/records.idx");
+  run = run_tool("crunet-make-list", {"--rec-index", folder + "/records.idx"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "the index " + folder + "/records.idx is the file of"))
+      << run.output;
+  EXPECT_EQ(read_file(folder + "/records.idx"), records);
+
+  fs::create_directories(folder + "/val");
+  write_file(folder + "/labels.txt", "a.jpg 0\n");
+  run = run_tool("crunet-make-list", {"--root", folder + "/val", "--labels", folder + "/labels.txt",
+                                      "--output", folder + "/labels.txt"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "is the file of --labels")) << run.output;
+  EXPECT_EQ(read_file(folder + "/labels.txt"), "a.jpg 0\n");
+  // Its class map would go to labels.classes: the label file's name too.
+  write_file(folder + "/labels.classes", "a.jpg 0\n");
+  run = run_tool("crunet-make-list",
+                 {"--root", folder + "/val", "--labels", folder + "/labels.classes", "--output",
+                  folder + "/labels.lst"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "the class map " + folder + "/labels.classes is the file of"))
+      << run.output;
+  EXPECT_FALSE(fs::exists(folder + "/labels.lst"));
+}
+
 TEST(DataErrors, AnUnreadableListLineStopsTrainingWithStatus2) {
   const std::string folder = fresh_folder("bad_list_line");
   write_file(folder + "/train.lst", "0\t1\ta.png\n1 0 b.png\n");

@@ -168,5 +168,25 @@ TEST(EvalBatches, AClassCountThatDisagreesWithTheModelExits2) {
   EXPECT_TRUE(contains(run.output, "has 3 classes")) << run.output;
 }
 
+TEST(EvalBatches, AJsonPathThatCannotBeWrittenExits2BeforeTheEvaluation) {
+  // It was status 1, after the whole evaluation had run.
+  const std::string folder = fresh_folder("eval_json_path");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  const std::string weights = folder + "/model.safetensors";
+  manual_seed(5);
+  save_weights(*models::build(train::load_train_config(config, {}).model), weights);
+  for (const auto& [json_path, message] : std::vector<std::pair<std::string, std::string>>{
+           {folder + "/nowhere/eval.json",
+            "there is no folder " + folder + "/nowhere to write it in"},
+           {folder, "is a folder, not a file"}}) {
+    const RunResult run =
+        run_tool("crunet-eval", {"--config", config, "--weights", weights, "--json", json_path});
+    EXPECT_EQ(run.status, 2) << run.output;
+    EXPECT_TRUE(contains(run.output, "--json " + json_path + ": " + message)) << run.output;
+    EXPECT_FALSE(contains(run.output, "top-1 error")) << "evaluated first:\n" << run.output;
+  }
+}
+
 }  // namespace
 }  // namespace crunet::e2e

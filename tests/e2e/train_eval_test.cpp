@@ -178,6 +178,66 @@ TEST(BadInput, ConfigMistakesExitWithStatusTwoNamingFileLineAndKey) {
   EXPECT_EQ(run.status, 2) << run.output;
 }
 
+TEST(BadInput, ARunFolderThatIsAFileExitsWithStatusTwoAlsoInADryRun) {
+  // It was status 1 with "filesystem error: cannot create directories", after the data were read,
+  // and a dry run said that all was well.
+  const std::string folder = fresh_folder("run_folder_file");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  write_file(folder + "/notes.txt", "mine\n");
+  for (const std::string& output : {folder + "/notes.txt", folder + "/notes.txt/run"}) {
+    for (const bool dry : {true, false}) {
+      std::vector<std::string> arguments{"--config", config, "--output", output};
+      if (dry) arguments.push_back("--dry-run");
+      const RunResult run = run_tool("crunet-train", arguments);
+      EXPECT_EQ(run.status, 2) << run.output;
+      EXPECT_NE(run.output.find("--output " + output + ": the run folder cannot be made, " +
+                                folder + "/notes.txt is a file, not a folder"),
+                std::string::npos)
+          << run.output;
+    }
+  }
+  const RunResult by_config = run_tool(
+      "crunet-train", {"--config", config, "--set", "output.dir=" + folder + "/notes.txt"});
+  EXPECT_EQ(by_config.status, 2) << by_config.output;
+  EXPECT_NE(by_config.output.find(config + ": output.dir " + folder + "/notes.txt"),
+            std::string::npos)
+      << by_config.output;
+  EXPECT_EQ(read_file(folder + "/notes.txt"), "mine\n");
+}
+
+TEST(BadInput, ModelChannelsThatAreNotTheImagesExitWithStatusTwoAlsoInADryRun) {
+  // An RGB model on gray IDX images failed at the first forward pass ("input must be [N, 3, H,
+  // W]"), after the run folder was made; a dry run passed it.
+  const std::string folder = fresh_folder("channels");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  for (const bool dry : {true, false}) {
+    std::vector<std::string> arguments{"--config", config, "--set", "model.input.channels=3"};
+    if (dry) arguments.push_back("--dry-run");
+    const RunResult run = run_tool("crunet-train", arguments);
+    EXPECT_EQ(run.status, 2) << run.output;
+    EXPECT_NE(run.output.find(config + ": data.channels: the images are decoded to 1 channel(s) "
+                                       "but model.input.channels is 3"),
+              std::string::npos)
+        << run.output;
+  }
+  EXPECT_FALSE(fs::exists(folder + "/run"));
+}
+
+TEST(BadInput, AFolderGivenToResumeIsNamedAsAFolder) {
+  // It said "no such checkpoint file" of a folder that is there.
+  const std::string folder = fresh_folder("resume_folder");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  const RunResult run =
+      run_tool("crunet-train", {"--config", config, "--resume", folder, "--dry-run"});
+  EXPECT_EQ(run.status, 2) << run.output;
+  EXPECT_NE(run.output.find("--resume " + folder + ": is a folder, not a checkpoint file"),
+            std::string::npos)
+      << run.output;
+}
+
 TEST(BadInput, ModelSpecMistakesExitWithStatusTwoInCrunetInfo) {
   const std::string folder = fresh_folder("bad_spec");
   const std::string spec = folder + "/model.yaml";
@@ -280,6 +340,31 @@ TEST(InitWeights, TrainingStartsFromTheGivenWeightsAndCanKeepANewClassifier) {
   const RunResult kept = run_tool(
       "crunet-train", {"--config", config, "--init", weights, "--init-keep", "fc.", "--dry-run"});
   EXPECT_EQ(kept.status, 0) << kept.output;
+}
+
+TEST(InitWeights, ACheckpointServesAsInitialWeights) {
+  // docs/cli.md: "a model.safetensors or a checkpoint works too"; a checkpoint was refused, its
+  // "model." and "optim." tensors listed as unexpected.
+  const std::string folder = fresh_folder("init_checkpoint");
+  const std::string config = folder + "/config.yaml";
+  write_file(config, tiny_fashion_config(folder + "/run", 1));
+  const RunResult first =
+      run_tool("crunet-train", {"--config", config, "--set", "data.train_limit=50"});
+  ASSERT_EQ(first.status, 0) << first.output;
+  const std::vector<std::string> checkpoints = train::list_checkpoints(folder + "/run/checkpoints");
+  ASSERT_FALSE(checkpoints.empty());
+  const RunResult init = run_tool("crunet-train", {"--config", config, "--output", folder + "/run2",
+                                                   "--init", checkpoints.front(), "--dry-run"});
+  EXPECT_EQ(init.status, 0) << init.output;
+  EXPECT_NE(init.output.find("initial weights from " + checkpoints.front()), std::string::npos)
+      << init.output;
+  const RunResult typo = run_tool(
+      "crunet-train",
+      {"--config", config, "--init", checkpoints.front(), "--init-keep", "fc_", "--dry-run"});
+  EXPECT_EQ(typo.status, 2) << typo.output;
+  EXPECT_NE(typo.output.find("the keep prefix 'fc_' matches no tensor of the model"),
+            std::string::npos)
+      << typo.output;
 }
 
 TEST(TenCrop, EvaluatesAnImageFolderEndToEnd) {

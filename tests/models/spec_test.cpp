@@ -1,4 +1,6 @@
 // Bad model specs stop with a UserError naming the file, the line and the key.
+#include <filesystem>
+
 #include <gtest/gtest.h>
 
 #include "crunet/crunet.h"
@@ -99,6 +101,19 @@ stages:
                            "bad.yaml:5: stages[0].groups: bottleneck 8 is not divisible by groups 3",
                            "bad.yaml:6: stages[1].unit: unknown unit type 'rex'"}) {
     EXPECT_NE(m.find(line), std::string::npos) << line << "\n" << m;
+  }
+}
+
+TEST(ModelSpec, AFolderIsNamedAsAFolder) {
+  // It was "no such file", for a folder that is there.
+  const std::string folder = std::filesystem::temp_directory_path().string();
+  try {
+    models::load_model_spec(folder);
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find(folder + ": is a folder, not a model spec"),
+              std::string::npos)
+        << e.what();
   }
 }
 

@@ -88,6 +88,17 @@ TEST(Weights, KeepPrefixesKeepTheModulesOwnValues) {
   EXPECT_GT(from_file, 10);  // the two initialisations differ: the values really came from the file
   // A prefix that keeps nothing of the mismatch still fails, naming it.
   EXPECT_THROW(load_weights(*b, path, {"stem."}), UserError);
+  // A prefix that matches no tensor (a typo) is refused, naming it and the names' beginnings.
+  try {
+    load_weights(*b, path, {"classifier."});
+    ADD_FAILURE() << "a keep prefix that matches nothing was taken";
+  } catch (const UserError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("the keep prefix 'classifier.' matches no tensor of the model"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("fc."), std::string::npos) << m;
+  }
   std::filesystem::remove(path);
 }
 

@@ -56,6 +56,11 @@ TEST(CheckpointEvery, MistakesNameTheKeyAndTheForms) {
   m = error_of("[1, 2]");
   EXPECT_NE(m.find("train.checkpoint_every"), std::string::npos) << m;
   EXPECT_NE(error_of("0min").find("must be positive"), std::string::npos);
+  // A whole number beyond int64_t: its conversion was undefined (no checkpoint ever, on x86).
+  m = error_of("1e30");
+  EXPECT_NE(m.find("train.checkpoint_every: a number of updates must be below 9.2e18"),
+            std::string::npos)
+      << m;
 }
 
 }  // namespace

@@ -113,6 +113,24 @@ TEST(TrainConfig, OverridesApplyAndAreChecked) {
   EXPECT_NE(error_of(kConfig, {"optim.lr=-1"}).find("optim.lr: must be positive"), std::string::npos);
 }
 
+TEST(TrainConfig, AMistakeInASetValueNamesTheSetNotALineOfTheFile) {
+  // It named line 1 of the file (the line of the --set text), which holds something else.
+  std::string m = error_of(kConfig, {"train.epochs=abc"});
+  EXPECT_NE(m.find("--set train.epochs=abc: train.epochs: must be an integer, got 'abc'"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("config.yaml:1:"), std::string::npos) << m;
+  // Beneath a section set as a whole, and among the file's own mistakes, in their places.
+  m = error_of(replaced(kConfig, "lr: 0.1", "lr: -1"), {"data.augment={size: 0}"});
+  EXPECT_NE(m.find("--set data.augment={size: 0}: data.augment.size: must be an integer in"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("config.yaml:7: optim.lr: must be positive"), std::string::npos) << m;
+  // The last --set of a key is the one that counts.
+  m = error_of(kConfig, {"optim.lr=-1", "optim.lr=-2"});
+  EXPECT_NE(m.find("--set optim.lr=-2: optim.lr"), std::string::npos) << m;
+}
+
 TEST(TrainConfig, InlineModelKeepsTheDocumentsLines) {
   const std::string text = std::string(kConfig).replace(0, 16, R"(model:
   name: tiny
@@ -182,6 +200,19 @@ TEST(TrainConfig, MalformedDocumentsAreUserErrors) {
   // A model name longer than a path may be (the file-system calls must not throw).
   EXPECT_NE(error_of("model: " + std::string(5000, 'a') + "\ndata: {root: /x}\n").find("unknown model"),
             std::string::npos);
+}
+
+TEST(TrainConfig, NumbersBeyondWhatTheirTypeHoldsAreRangeErrors) {
+  // Each went on silently: a float conversion out of range (undefined behaviour), an int that
+  // wrapped, tens of thousands of OpenMP threads.
+  for (const auto& [override_text, message] : std::vector<std::pair<std::string, std::string>>{
+           {"optim.lr=1e300", "optim.lr: must be at most 1e30"},
+           {"optim.weight_decay=1e300", "optim.weight_decay: must be at most 1e30"},
+           {"schedule={patience: 4294967296}", "schedule.patience: must be at most 1000000"},
+           {"train.threads=100000", "train.threads: must be at most 4096"}}) {
+    const std::string m = error_of(kConfig, {override_text});
+    EXPECT_NE(m.find(message), std::string::npos) << override_text << ": " << m;
+  }
 }
 
 }  // namespace

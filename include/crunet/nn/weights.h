@@ -19,5 +19,10 @@ void save_weights(const nn::Module& module, const std::string& path,
 // "fc." keeps a freshly initialised classifier for another number of classes).
 void load_weights(nn::Module& module, const std::string& path,
                   const std::vector<std::string>& keep_prefixes = {});
+// The same for tensors already read (a checkpoint's "model." tensors); `source` names them in
+// messages. A keep prefix that matches no tensor of the module is a UserError too: a typo
+// ("fc" for "classifier.") would otherwise load every tensor and keep nothing.
+void load_weights(nn::Module& module, const std::vector<nn::NamedTensor>& tensors,
+                  const std::string& source, const std::vector<std::string>& keep_prefixes = {});
 
 }  // namespace crunet

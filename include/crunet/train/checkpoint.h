@@ -45,7 +45,9 @@ std::string best_checkpoint_path(const std::string& folder);
 // replacing it atomically.
 void keep_as_best(const std::string& checkpoint, const std::string& best);
 
-// Reads the weights of a model from a weights file or a checkpoint (its "model." tensors).
-void load_model_weights(const std::string& path, nn::Module& model);
+// Reads the weights of a model from a weights file or a checkpoint (its "model." tensors);
+// tensors whose name starts with one of `keep_prefixes` keep the model's values (load_weights).
+void load_model_weights(const std::string& path, nn::Module& model,
+                        const std::vector<std::string>& keep_prefixes = {});
 
 }  // namespace crunet::train

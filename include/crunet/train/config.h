@@ -51,6 +51,12 @@ struct TrainConfig {
 TrainConfig load_train_config(const std::string& path,
                               const std::vector<std::string>& overrides = {});
 
+// The model takes the channels the images are decoded to (data.channels: 1 for IDX unless set),
+// else a UserError naming both keys; it failed at the first forward pass, after the run folder
+// was made, and a dry run passed it. Checked by the programs, not by load_train_config, which
+// also reads configs for their other parts.
+void check_model_channels(const TrainConfig& config);
+
 // Every key a training config accepts, as dotted paths ("optim.lr", "data.augment.hsl.hue"), the
 // sections and nested maps included ("optim", "data.augment"): the parser's own lists. `model`
 // holds a zoo name, a file or a spec, whose keys docs/formats.md lists; they are not included.
