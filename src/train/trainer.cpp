@@ -297,6 +297,7 @@ void Trainer::resume_from(const std::string& path) {
                written_by, state_.world_size * state_.batch_size * state_.accumulate);
   }
   truncate_metrics_to_state();
+  if (main_) keep_resumed_checkpoint_as_best(path);
   if (!main_) {
     // The saved running sums are the whole group's; rank 0 carries them on (see write_checkpoint).
     state_.epoch_loss_sum = 0;
@@ -328,6 +329,26 @@ void Trainer::check_resume_layout(const std::string& path) const {
       ". The rest of that epoch cannot be continued exactly with another layout: resume with "
       "the same one, or from a checkpoint written at the end of an epoch (best.safetensors is "
       "one)");
+}
+
+void Trainer::keep_resumed_checkpoint_as_best(const std::string& path) {
+  // An end-of-epoch checkpoint records the epoch as the best before best.safetensors is linked to
+  // it: a kill between the two, or a failed link, left best.safetensors on an older epoch for the
+  // rest of the run, since no later epoch beats the recorded best. The link is made again here.
+  const bool is_the_best = state_.best_epoch > 0 && state_.best_epoch == state_.epoch &&
+                           state_.step_in_epoch == 0;
+  const fs::path folder = fs::path(config_.output_dir) / "checkpoints";
+  std::error_code error;
+  if (!is_the_best || !fs::equivalent(fs::path(path).parent_path(), folder, error)) return;
+  const std::string best_path = best_checkpoint_path(folder.string());
+  if (fs::equivalent(path, best_path, error)) return;
+  try {
+    keep_as_best(path, best_path);
+    log_->info("{} is the best checkpoint (epoch {}): kept again as {}", path, state_.best_epoch,
+               best_path);
+  } catch (const std::exception& e) {
+    log_->warn("could not keep {} as the best checkpoint: {}", path, e.what());
+  }
 }
 
 void Trainer::set_aside_later_checkpoints() {

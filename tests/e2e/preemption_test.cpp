@@ -197,6 +197,29 @@ TEST_F(Preemption, AResumeFromAnEarlierCheckpointSetsTheLaterOnesAside) {
   EXPECT_NE(read_file(folder + "/run/train.log").find("superseded-after-10"), std::string::npos);
 }
 
+TEST_F(Preemption, AResumeFromTheBestEpochsCheckpointLinksBestAgain) {
+  const std::string folder = fresh_folder("preempt_best_link");
+  const std::string checkpoints = folder + "/run/checkpoints";
+  {
+    // Stopped early in epoch 2, after epoch 1's validation (its polls follow update 20).
+    train::Trainer trainer(config_in(folder, {"train.keep_checkpoints=9"}),
+                           stopping_at(kUpdatesPerEpoch + 8));
+    const train::TrainResult result = trainer.run();
+    ASSERT_TRUE(result.interrupted);
+    ASSERT_GT(trainer_state(result.checkpoint)["global_step"], kUpdatesPerEpoch);
+    // As if killed after epoch 1's checkpoint was written but before best.safetensors was linked.
+    fs::remove(result.checkpoint);
+    ASSERT_TRUE(fs::remove(train::best_checkpoint_path(checkpoints)));
+  }
+  const std::string epoch_end = train::checkpoint_path(checkpoints, kUpdatesPerEpoch);
+  ASSERT_EQ(trainer_state(epoch_end)["best_epoch"], 1);
+  train::Trainer resumed(config_in(folder, {"train.keep_checkpoints=9"}), stopping_at(0, "auto"));
+  EXPECT_EQ(resumed.state().global_step, kUpdatesPerEpoch);
+  const std::string best = train::best_checkpoint_path(checkpoints);
+  ASSERT_TRUE(fs::is_regular_file(best)) << "the best epoch's checkpoint is best.safetensors again";
+  EXPECT_EQ(trainer_state(best)["best_epoch"], 1);
+}
+
 TEST_F(Preemption, TheBestCheckpointByValidationTopOneIsKeptBesideTheNewest) {
   const std::string best = train::best_checkpoint_path(*straight_ + "/run/checkpoints");
   ASSERT_TRUE(fs::is_regular_file(best));

@@ -93,6 +93,7 @@ class Trainer {
   // written again), so that no update or epoch appears twice.
   void truncate_metrics_to_state();
   void set_aside_later_checkpoints();
+  void keep_resumed_checkpoint_as_best(const std::string& path);
   void write_checkpoint(TrainResult& result);
   // Validates (when due), records the epoch and checkpoints; false when a stop request came
   // during validation: the epoch stays open, its checkpoint validates again on resume.
