@@ -290,7 +290,13 @@ std::vector<std::string> list_checkpoints(const std::string& folder) {
 std::vector<std::string> set_aside_checkpoints_after(const std::string& folder,
                                                      std::int64_t global_step) {
   std::vector<std::string> moved;
-  const fs::path aside = fs::path(folder) / ("superseded-after-" + std::to_string(global_step));
+  // A folder of its own each time: a second resume from the same update must not rename its
+  // checkpoints over the ones an earlier resume set aside under the same names.
+  const std::string name = "superseded-after-" + std::to_string(global_step);
+  fs::path aside = fs::path(folder) / name;
+  for (int copy = 2; fs::exists(aside); ++copy) {
+    aside = fs::path(folder) / (name + "-" + std::to_string(copy));
+  }
   for (const std::string& path : list_checkpoints(folder)) {
     if (step_of(path) <= global_step) break;  // newest first
     fs::create_directories(aside);

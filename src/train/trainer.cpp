@@ -335,8 +335,8 @@ void Trainer::keep_resumed_checkpoint_as_best(const std::string& path) {
   // An end-of-epoch checkpoint records the epoch as the best before best.safetensors is linked to
   // it: a kill between the two, or a failed link, left best.safetensors on an older epoch for the
   // rest of the run, since no later epoch beats the recorded best. The link is made again here.
-  const bool is_the_best = state_.best_epoch > 0 && state_.best_epoch == state_.epoch &&
-                           state_.step_in_epoch == 0;
+  const bool is_the_best =
+      state_.best_epoch > 0 && state_.best_epoch == state_.epoch && state_.step_in_epoch == 0;
   const fs::path folder = fs::path(config_.output_dir) / "checkpoints";
   std::error_code error;
   if (!is_the_best || !fs::equivalent(fs::path(path).parent_path(), folder, error)) return;

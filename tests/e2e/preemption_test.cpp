@@ -195,6 +195,19 @@ TEST_F(Preemption, AResumeFromAnEarlierCheckpointSetsTheLaterOnesAside) {
         << path;
   }
   EXPECT_NE(read_file(folder + "/run/train.log").find("superseded-after-10"), std::string::npos);
+  // Back to update 10 once more: update 13's checkpoint goes to a folder of its own, the first
+  // set-aside ones stay as they were.
+  train::Trainer again(config_in(folder, {"train.checkpoint_every=5", "train.keep_checkpoints=2"}),
+                       stopping_at(1, earlier));
+  ASSERT_TRUE(again.run().interrupted);
+  EXPECT_TRUE(fs::is_regular_file(fs::path(checkpoints) / "superseded-after-10-2" /
+                                  fs::path(result.checkpoint).filename()));
+  for (const std::string& path : later) {
+    if (path <= earlier) continue;
+    EXPECT_TRUE(fs::is_regular_file(fs::path(checkpoints) / "superseded-after-10" /
+                                    fs::path(path).filename()))
+        << path;
+  }
 }
 
 TEST_F(Preemption, AResumeFromTheBestEpochsCheckpointLinksBestAgain) {

@@ -30,7 +30,8 @@ std::vector<std::string> list_checkpoints(const std::string& folder);
 std::string latest_valid_checkpoint(const std::string& folder,
                                     const std::function<void(const std::string&)>& warn);
 // Moves the checkpoints of `folder` written after update `global_step` (those of a run that was
-// resumed from an earlier point, or started over) into the subfolder "superseded-after-<step>",
+// resumed from an earlier point, or started over) into a new subfolder "superseded-after-<step>"
+// ("-2", "-3", ... appended when that name is taken),
 // so that neither pruning nor --resume auto takes them for this run's newest; returns their new
 // paths. Nothing is deleted: they stay there for the user.
 std::vector<std::string> set_aside_checkpoints_after(const std::string& folder,
