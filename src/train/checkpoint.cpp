@@ -69,6 +69,7 @@ nlohmann::json state_to_json(const TrainerState& s) {
           {"epoch_loss_sum", s.epoch_loss_sum}, {"epoch_correct", s.epoch_correct},
           {"epoch_seen", s.epoch_seen}, {"epoch_seconds", s.epoch_seconds},
           {"world_size", s.world_size}, {"batch_size", s.batch_size}, {"accumulate", s.accumulate},
+          {"epoch_updates", s.epoch_updates},
           {"best_top1", s.best_top1}, {"best_epoch", s.best_epoch},
           {"generator_state", s.generator_state}, {"schedule_state", s.schedule_state},
           {"history", history}};
@@ -87,6 +88,7 @@ TrainerState state_from_json(const nlohmann::json& j) {
   s.world_size = j.value("world_size", std::int64_t{1});
   s.batch_size = j.value("batch_size", std::int64_t{0});
   s.accumulate = j.value("accumulate", std::int64_t{1});
+  s.epoch_updates = j.value("epoch_updates", std::int64_t{0});
   s.best_top1 = j.value("best_top1", -1.0);
   s.best_epoch = j.value("best_epoch", std::int64_t{0});
   s.generator_state = j.at("generator_state").get<std::string>();

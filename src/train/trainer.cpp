@@ -242,9 +242,7 @@ Trainer::Trainer(TrainConfig config, TrainerOptions options)
                config_.loop.sync_bn ? "SyncBN" : "BN statistics per process");
   }
 
-  state_.world_size = group_->world_size();
-  state_.batch_size = config_.data.batch_size;
-  state_.accumulate = config_.loop.accumulate;
+  adopt_layout();
   if (options_.dry_run) {
     report_dry_run();
     return;
@@ -288,9 +286,11 @@ void Trainer::resume_from(const std::string& path) {
   state_ = load_checkpoint(path, *model_, *optimizer_);
   check_resume_layout(path);
   const std::int64_t written_by = state_.world_size * state_.batch_size * state_.accumulate;
-  state_.world_size = group_->world_size();
-  state_.batch_size = config_.data.batch_size;
-  state_.accumulate = config_.loop.accumulate;
+  const bool epoch_trained = state_.epoch_updates > 0 && state_.step_in_epoch >= state_.epoch_updates;
+  adopt_layout();
+  // All of the epoch's updates were done (in whatever layout): it stays done in this one, whose
+  // epoch may have more or fewer of them; what is left of it is the validation.
+  if (epoch_trained) state_.step_in_epoch = state_.epoch_updates;
   if (written_by > 0 && written_by != state_.world_size * state_.batch_size * state_.accumulate) {
     log_->warn("the global batch changes from {} to {} images per update at this epoch boundary "
                "(optim.lr is as configured: scale it with the batch if that was not meant)",
@@ -313,12 +313,14 @@ void Trainer::resume_from(const std::string& path) {
 void Trainer::check_resume_layout(const std::string& path) const {
   // Rank r reads every world_size-th sample of the epoch's shuffle, so where an epoch stopped is
   // a position in that shuffle only for the layout that wrote it. At an epoch boundary nothing
-  // is in progress and any layout continues exactly.
+  // is in progress and any layout continues exactly; so too after the epoch's last update (a
+  // checkpoint written during its validation), when only the validation is left.
   const bool same = state_.batch_size == 0 ||
                     (state_.world_size == group_->world_size() &&
                      state_.batch_size == config_.data.batch_size &&
                      state_.accumulate == config_.loop.accumulate);
-  if (same || state_.step_in_epoch == 0) return;
+  const bool epoch_trained = state_.epoch_updates > 0 && state_.step_in_epoch >= state_.epoch_updates;
+  if (same || state_.step_in_epoch == 0 || epoch_trained) return;
   throw UserError(
       path + ": written mid-epoch (epoch " + std::to_string(state_.epoch + 1) + ", update " +
       std::to_string(state_.step_in_epoch) + ") by " + std::to_string(state_.world_size) +
@@ -329,6 +331,13 @@ void Trainer::check_resume_layout(const std::string& path) const {
       ". The rest of that epoch cannot be continued exactly with another layout: resume with "
       "the same one, or from a checkpoint written at the end of an epoch (best.safetensors is "
       "one)");
+}
+
+void Trainer::adopt_layout() {
+  state_.world_size = group_->world_size();
+  state_.batch_size = config_.data.batch_size;
+  state_.accumulate = config_.loop.accumulate;
+  state_.epoch_updates = train_loader_->batches_per_epoch() / config_.loop.accumulate;
 }
 
 void Trainer::keep_resumed_checkpoint_as_best(const std::string& path) {

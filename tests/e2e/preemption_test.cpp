@@ -283,6 +283,33 @@ TEST_F(Preemption, AnotherLayoutIsRefusedMidEpochAndTakenAtAnEpochBoundary) {
             std::string::npos);
 }
 
+TEST_F(Preemption, AStopDuringValidationResumesInAnotherLayoutWithOnlyTheValidationLeft) {
+  const std::string folder = fresh_folder("preempt_validation_layout");
+  std::string checkpoint;
+  {
+    train::Trainer trainer(config_in(folder), stopping_at(kUpdatesPerEpoch + 2));
+    const train::TrainResult result = trainer.run();
+    ASSERT_TRUE(result.interrupted);
+    checkpoint = result.checkpoint;
+    EXPECT_EQ(trainer_state(checkpoint)["epoch_updates"], kUpdatesPerEpoch);
+  }
+  // Batch 25: 40 updates an epoch. Epoch 1's 20 updates of 50 are its whole training.
+  train::Trainer resumed(config_in(folder, {"data.batch_size=25"}), stopping_at(0, checkpoint));
+  EXPECT_EQ(resumed.state().epoch, 0);
+  EXPECT_EQ(resumed.state().step_in_epoch, 2 * kUpdatesPerEpoch) << "nothing of epoch 1 to train";
+  EXPECT_EQ(resumed.state().epoch_updates, 2 * kUpdatesPerEpoch);
+  ASSERT_FALSE(resumed.run().interrupted);
+  EXPECT_EQ(resumed.state().global_step, kUpdatesPerEpoch + 2 * kUpdatesPerEpoch);
+  const std::vector<json> want = metrics_of(*straight_ + "/run", "epoch");
+  const std::vector<json> got = metrics_of(folder + "/run", "epoch");
+  ASSERT_EQ(got.size(), 2u);
+  // Epoch 1: the same weights validated, the same training records.
+  EXPECT_EQ(got[0]["val_top1"], want[0]["val_top1"]);
+  EXPECT_EQ(got[0]["train_loss"], want[0]["train_loss"]);
+  EXPECT_NE(read_file(folder + "/run/train.log").find("global batch changes from 50 to 25"),
+            std::string::npos);
+}
+
 TEST(CheckpointEveryMinutes, ATimerCheckpointsWhateverTheUpdateCount) {
   const std::string folder = fresh_folder("preempt_timer");
   // 1 ms: every update outlasts it, so every update checkpoints (the timer, not a count).

@@ -28,6 +28,9 @@ struct TrainerState {
   std::int64_t world_size = 1;
   std::int64_t batch_size = 0;     // per process; 0: not recorded (older checkpoints)
   std::int64_t accumulate = 1;
+  // Updates an epoch has in that layout (0: not recorded): a checkpoint with all of them done
+  // (written during validation, or at the epoch's last update) continues in any layout.
+  std::int64_t epoch_updates = 0;
   // The best validation top-1 so far and its epoch (1-based); -1 and 0 before any validation.
   double best_top1 = -1;
   std::int64_t best_epoch = 0;

@@ -89,6 +89,8 @@ class Trainer {
   void resume_from(const std::string& path);
   // A mid-epoch checkpoint continues exactly only with the layout that wrote it.
   void check_resume_layout(const std::string& path) const;
+  // Records this run's process count, batch and updates per epoch in the state.
+  void adopt_layout();
   // After a resume: metrics.jsonl loses the records written after the checkpoint (they will be
   // written again), so that no update or epoch appears twice.
   void truncate_metrics_to_state();
