@@ -65,13 +65,21 @@ nlohmann::json state_to_json(const TrainerState& s) {
                        {"val_loss", r.val_loss}, {"val_top1", r.val_top1}, {"val_top5", r.val_top5},
                        {"lr", r.lr}, {"images_per_s", r.images_per_s}, {"seconds", r.seconds}});
   }
-  return {{"epoch", s.epoch}, {"step_in_epoch", s.step_in_epoch}, {"global_step", s.global_step},
-          {"epoch_loss_sum", s.epoch_loss_sum}, {"epoch_correct", s.epoch_correct},
-          {"epoch_seen", s.epoch_seen}, {"epoch_seconds", s.epoch_seconds},
-          {"world_size", s.world_size}, {"batch_size", s.batch_size}, {"accumulate", s.accumulate},
+  return {{"epoch", s.epoch},
+          {"step_in_epoch", s.step_in_epoch},
+          {"global_step", s.global_step},
+          {"epoch_loss_sum", s.epoch_loss_sum},
+          {"epoch_correct", s.epoch_correct},
+          {"epoch_seen", s.epoch_seen},
+          {"epoch_seconds", s.epoch_seconds},
+          {"world_size", s.world_size},
+          {"batch_size", s.batch_size},
+          {"accumulate", s.accumulate},
           {"epoch_updates", s.epoch_updates},
-          {"best_top1", s.best_top1}, {"best_epoch", s.best_epoch},
-          {"generator_state", s.generator_state}, {"schedule_state", s.schedule_state},
+          {"best_top1", s.best_top1},
+          {"best_epoch", s.best_epoch},
+          {"generator_state", s.generator_state},
+          {"schedule_state", s.schedule_state},
           {"history", history}};
 }
 

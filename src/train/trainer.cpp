@@ -286,7 +286,8 @@ void Trainer::resume_from(const std::string& path) {
   state_ = load_checkpoint(path, *model_, *optimizer_);
   check_resume_layout(path);
   const std::int64_t written_by = state_.world_size * state_.batch_size * state_.accumulate;
-  const bool epoch_trained = state_.epoch_updates > 0 && state_.step_in_epoch >= state_.epoch_updates;
+  const bool epoch_trained =
+      state_.epoch_updates > 0 && state_.step_in_epoch >= state_.epoch_updates;
   adopt_layout();
   // All of the epoch's updates were done (in whatever layout): it stays done in this one, whose
   // epoch may have more or fewer of them; what is left of it is the validation.
@@ -319,7 +320,8 @@ void Trainer::check_resume_layout(const std::string& path) const {
                     (state_.world_size == group_->world_size() &&
                      state_.batch_size == config_.data.batch_size &&
                      state_.accumulate == config_.loop.accumulate);
-  const bool epoch_trained = state_.epoch_updates > 0 && state_.step_in_epoch >= state_.epoch_updates;
+  const bool epoch_trained =
+      state_.epoch_updates > 0 && state_.step_in_epoch >= state_.epoch_updates;
   if (same || state_.step_in_epoch == 0 || epoch_trained) return;
   throw UserError(
       path + ": written mid-epoch (epoch " + std::to_string(state_.epoch + 1) + ", update " +
