@@ -32,6 +32,12 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+// A checkpoint written after its epoch's last update (during the validation): only the
+// validation is left of the epoch. Unknown (false) for checkpoints without epoch_updates.
+bool all_updates_of_the_epoch_done(const TrainerState& state) {
+  return state.epoch_updates > 0 && state.step_in_epoch >= state.epoch_updates;
+}
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -286,8 +292,7 @@ void Trainer::resume_from(const std::string& path) {
   state_ = load_checkpoint(path, *model_, *optimizer_);
   check_resume_layout(path);
   const std::int64_t written_by = state_.world_size * state_.batch_size * state_.accumulate;
-  const bool epoch_trained =
-      state_.epoch_updates > 0 && state_.step_in_epoch >= state_.epoch_updates;
+  const bool epoch_trained = all_updates_of_the_epoch_done(state_);
   adopt_layout();
   // All of the epoch's updates were done (in whatever layout): it stays done in this one, whose
   // epoch may have more or fewer of them; what is left of it is the validation.
@@ -320,9 +325,7 @@ void Trainer::check_resume_layout(const std::string& path) const {
                     (state_.world_size == group_->world_size() &&
                      state_.batch_size == config_.data.batch_size &&
                      state_.accumulate == config_.loop.accumulate);
-  const bool epoch_trained =
-      state_.epoch_updates > 0 && state_.step_in_epoch >= state_.epoch_updates;
-  if (same || state_.step_in_epoch == 0 || epoch_trained) return;
+  if (same || state_.step_in_epoch == 0 || all_updates_of_the_epoch_done(state_)) return;
   throw UserError(
       path + ": written mid-epoch (epoch " + std::to_string(state_.epoch + 1) + ", update " +
       std::to_string(state_.step_in_epoch) + ") by " + std::to_string(state_.world_size) +
