@@ -149,10 +149,10 @@ TEST(CpuBf16, PointwiseBackwardTakesTheMatrixProductsOnlyWhereTheyApply) {
   EXPECT_FALSE(pointwise_backward_weight_by_matmul({12, 4, 1, 1}, {1, 0, 4, 1}, nhwc, nhwc));
   EXPECT_FALSE(pointwise_backward_weight_by_matmul({12, 16, 3, 3}, {1, 1, 1, 1}, nhwc, nhwc));
   EXPECT_FALSE(pointwise_backward_data_by_matmul({12, 16, 3, 3}, {1, 1, 1, 1}, nhwc));
-  // float32: backward-weights only (backward-data measures the same either way).
+  // float32: both passes, as in bfloat16.
   const Tensor fp32 = channels_last(randn({2, 16, 7, 7}, 3));
   EXPECT_TRUE(pointwise_backward_weight_by_matmul(pointwise, {1, 0, 1, 1}, fp32, fp32));
-  EXPECT_FALSE(pointwise_backward_data_by_matmul(pointwise, {1, 0, 1, 1}, fp32));
+  EXPECT_TRUE(pointwise_backward_data_by_matmul(pointwise, {1, 0, 1, 1}, fp32));
   EXPECT_FALSE(pointwise_backward_weight_by_matmul(pointwise, {1, 0, 1, 1}, fp32, nhwc));
 }
 #endif

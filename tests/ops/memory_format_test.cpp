@@ -86,7 +86,7 @@ TEST_P(ConvLayoutTest, SameValuesAndChannelsLastOutput) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, ConvLayoutTest,
-    // "pointwise" and "pointwise_wide": channels-last backward-weights through a matrix product
+    // "pointwise" and "pointwise_wide": channels-last backward passes through matrix products
     // (conv2d_pointwise_matmul.h) against NCHW's convolution; "pointwise_strided" through the
     // gather of the pixels it reads, then that product.
     ::testing::Values(ConvCase{"pointwise", {2, 8, 9, 9}, {16, 8, 1, 1}, {}, false},

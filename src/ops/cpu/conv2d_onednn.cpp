@@ -13,9 +13,9 @@
 // Reordered copies live in a per-thread workspace that is reused, not reallocated, per call.
 // Creating a primitive (JIT code generation) costs far more than running a small one, so each
 // thread keeps the primitives and reorders it made, keyed by the convolution's geometry; a
-// training step reuses them. One engine for the process, one stream per thread. The
-// backward-weights of a channels-last pointwise convolution, and in bfloat16 its backward-data,
-// go to matrix products instead (conv2d_pointwise_matmul.h).
+// training step reuses them. One engine for the process, one stream per thread. Both backward
+// passes of a channels-last pointwise convolution go to matrix products instead
+// (conv2d_pointwise_matmul.h).
 #if CRUNET_WITH_ONEDNN
 
 #include "conv2d_onednn.h"

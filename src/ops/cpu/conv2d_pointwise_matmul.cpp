@@ -76,7 +76,7 @@ bool pointwise_channels_last(const Shape& weight_shape, const Conv2dParams& para
 
 bool pointwise_backward_data_by_matmul(const Shape& weight_shape, const Conv2dParams& params,
                                        const Tensor& grad_y) {
-  return grad_y.dtype() == DType::BFloat16 &&
+  return (grad_y.dtype() == DType::BFloat16 || grad_y.dtype() == DType::Float32) &&
          pointwise_channels_last(weight_shape, params, grad_y, Tensor());
 }
 
