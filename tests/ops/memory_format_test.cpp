@@ -87,8 +87,8 @@ TEST_P(ConvLayoutTest, SameValuesAndChannelsLastOutput) {
 INSTANTIATE_TEST_SUITE_P(
     Shapes, ConvLayoutTest,
     // "pointwise" and "pointwise_wide": channels-last backward passes through matrix products
-    // (conv2d_pointwise_matmul.h) against NCHW's convolution; "pointwise_strided" through the
-    // gather of the pixels it reads, then that product.
+    // (conv2d_pointwise_matmul.h) against NCHW's convolution; "pointwise_strided" its
+    // backward-weights through the gather of the pixels it reads, then that product.
     ::testing::Values(ConvCase{"pointwise", {2, 8, 9, 9}, {16, 8, 1, 1}, {}, false},
                       ConvCase{"pointwise_wide", {4, 24, 12, 12}, {40, 24, 1, 1}, {}, false},
                       ConvCase{
